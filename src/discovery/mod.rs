@@ -1,0 +1,5 @@
+//! STUB
+mod result;
+pub use result::*;
+pub struct DiscoverOptions;
+pub fn discover() {}

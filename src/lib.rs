@@ -1,0 +1,46 @@
+//! mcp-authlink: connect AI agents to MCP servers that sit behind authorization.
+//!
+//! The core is sans-I/O: it plans HTTP requests and judges responses. Network access goes
+//! through the [`transport::Transport`] trait, implemented by thin adapters (the npm package's
+//! fetch, the Worker's fetch, the tests' replay).
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`challenge`] | `WWW-Authenticate` parsing (RFC 9110 §11.6.1) |
+//! | [`target`] | which URLs may be fetched (https, loopback, private addresses) |
+//! | [`metadata`] | protected resource (RFC 9728) and authorization server (RFC 8414 / OIDC) metadata |
+//! | [`discovery`] | the discovery procedure and its result |
+//! | [`recommend`] | auth-mode recommendation |
+//! | [`pkce`] | PKCE verifier, S256 challenge, `state` |
+//! | [`authorize`] | the authorization request URL |
+//! | [`registration`] | dynamic client registration (RFC 7591) |
+//! | [`token`] | token requests and responses |
+//! | [`config`] | the server-config contract: validation and hydration |
+
+pub mod auth_mode;
+pub mod authorize;
+pub mod challenge;
+pub mod config;
+pub mod discovery;
+pub mod error;
+pub mod metadata;
+pub mod pkce;
+pub mod recommend;
+pub mod registration;
+pub mod secret;
+pub mod target;
+pub mod token;
+pub mod transport;
+pub mod warning;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use auth_mode::{AuthMode, ClientAuthMethod};
+pub use discovery::{discover, DiscoverOptions, DiscoveryResult};
+pub use error::{Error, ErrorCode};
+pub use secret::Secret;
+pub use warning::{Warning, WarningCode};
+
+/// The crate version, sent as `clientInfo.version` in the probe.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
