@@ -28,7 +28,10 @@ impl Method {
 }
 
 /// A request the core wants sent. Redirects are never followed (`redirect: "manual"`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Debug` never shows the body or the `authorization` header: token and registration
+/// requests carry secrets there.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpRequest {
     pub method: Method,
     pub url: String,
@@ -40,6 +43,34 @@ pub struct HttpRequest {
     /// The adapter reads at most this many body bytes; past it, it stops reading and sets
     /// [`HttpResponse::body_too_large`]. 0 means: do not read the body at all.
     pub max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let secret =
+                    n.eq_ignore_ascii_case("authorization") || n.eq_ignore_ascii_case("cookie");
+                (n.as_str(), if secret { "[redacted]" } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field(
+                "body",
+                &self
+                    .body
+                    .as_ref()
+                    .map(|b| format!("[{} bytes redacted]", b.len())),
+            )
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
 }
 
 impl HttpRequest {
@@ -129,6 +160,24 @@ impl HttpResponse {
     /// A 3xx, or a browser's opaque redirect.
     pub fn is_redirect(&self) -> bool {
         self.status == 0 || (300..400).contains(&self.status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_debug_redacts_credentials_and_body() {
+        let r = HttpRequest::post(
+            "https://as.example/token",
+            "application/x-www-form-urlencoded",
+            "client_secret=s3cr3t".into(),
+        )
+        .header("authorization", "Basic czNjcjN0");
+        let d = format!("{r:?}");
+        assert!(!d.contains("s3cr3t") && !d.contains("czNjcjN0"), "{d}");
+        assert!(d.contains("https://as.example/token") && d.contains("[redacted]"));
     }
 }
 

