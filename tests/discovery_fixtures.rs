@@ -135,3 +135,32 @@ fn the_trace_lists_exactly_the_requests_sent_in_order() {
         }
     }
 }
+
+#[test]
+fn the_wasm_suite_lists_every_fixture_file() {
+    use common::fixture_list::*;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (dir, listed) in [
+        ("../shared/fixtures/discovery", SHARED_DISCOVERY),
+        ("tests/fixtures/discovery", OWN_DISCOVERY),
+        ("../shared/fixtures/config", SHARED_CONFIG),
+        ("tests/fixtures/config", OWN_CONFIG),
+    ] {
+        let mut on_disk: Vec<String> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_suffix(".json")
+                    .map(str::to_owned)
+            })
+            .collect();
+        on_disk.sort();
+        let listed: Vec<&str> = listed.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            on_disk, listed,
+            "tests/common/fixture_list.rs is out of date for {dir}"
+        );
+    }
+}

@@ -1,1 +1,2 @@
+pub mod fixture_list;
 pub mod replay;

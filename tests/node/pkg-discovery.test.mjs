@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { discover, McpAuthlinkError, parseWwwAuthenticate, recommendAuthMode } from "mcp-authlink";
-import { checkExpectations, discoveryFixtures, replayFetch } from "./replay.mjs";
+import { discoveryFixtures } from "./fixtures.mjs";
+import { checkExpectations, replayFetch } from "./replay.mjs";
 
 const fixtures = discoveryFixtures();
 
@@ -18,6 +19,7 @@ for (const fixture of fixtures) {
     const run = discover(fixture.endpoint, {
       fetch,
       onStep: (e) => steps.push(e),
+      timeoutMs: 1000,
       allowIssuerMismatch: fixture.allow_issuer_mismatch === true,
     });
     if (fixture.expect_error) {

@@ -1,34 +1,6 @@
 // A fetch that answers from a discovery fixture (format: ../shared/fixtures/README.md), for
-// the npm package's tests and the benchmark. Optional latency per request.
-import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-/** Every discovery fixture: the shared ones, then the project's own. */
-export function discoveryFixtures() {
-  return fixtureDir("discovery");
-}
-
-/** Every config vector. */
-export function configVectors() {
-  return fixtureDir("config");
-}
-
-function fixtureDir(kind) {
-  const out = [];
-  for (const dir of [join(root, "..", "shared", "fixtures", kind), join(root, "tests", "fixtures", kind)]) {
-    let names = [];
-    try {
-      names = readdirSync(dir).filter((n) => n.endsWith(".json")).sort();
-    } catch {
-      continue;
-    }
-    for (const n of names) out.push({ file: join(dir, n), ...JSON.parse(readFileSync(join(dir, n), "utf8")) });
-  }
-  return out;
-}
+// the npm package's tests (in Node, workerd and Chromium) and the benchmark. Optional latency
+// per request. No Node-only imports: this file is also bundled into a test Worker.
 
 function abortError(signal) {
   return signal?.reason ?? new DOMException("This operation was aborted", "AbortError");
