@@ -78,8 +78,10 @@ test-wasm: tools-rust tools-browser
 	WASM_BINDGEN_TEST_WEBDRIVER_JSON=$(CURDIR)/.ci/webdriver.json \
 		cargo test --target wasm32-unknown-unknown --test wasm
 
-# The built npm package in Node (the machine's Node >= 20, then Node 22) and in workerd.
+# The built npm package: its TypeScript declarations, then Node (the machine's Node >= 20,
+# then Node 22, with the real test peers and workerd).
 test-pkg:
+	node_modules/.bin/tsc -p tests/types/tsconfig.json
 	$(SYSNODE) --test tests/node/pkg-*.test.mjs
 	$(NODE22) --test tests/node/*.test.mjs
 

@@ -45,12 +45,19 @@ export function replayFetch(fixture, { latencyMs = 0 } = {}) {
   return { fetch, calls };
 }
 
+// JSON with object keys sorted (arrays keep their order): equality that ignores key order.
+function canonical(v) {
+  return JSON.stringify(v, (_, x) =>
+    x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x,
+  );
+}
+
 /** The problems of a result against a fixture's `expect` and `expect_warnings`. */
 export function checkExpectations(fixture, result) {
   const problems = [];
   for (const [field, want] of Object.entries(fixture.expect ?? {})) {
     const got = result[field] ?? null;
-    if (JSON.stringify(got) !== JSON.stringify(want)) {
+    if (canonical(got) !== canonical(want)) {
       problems.push(`${field}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
     }
   }

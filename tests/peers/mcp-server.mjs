@@ -20,6 +20,7 @@
 // - Tools: `echo` ({text}) returns the text; `whoami` returns the token's sub, client_id,
 //   scopes and aud as JSON text (to tell whose token reached the server).
 
+import cors from "cors";
 import { createServer } from "node:http";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { z } from "zod";
@@ -75,6 +76,9 @@ export async function startMcpServer({
   });
 
   const app = createMcpExpressApp({ host });
+  // Browser clients (the npm package's discover in a page) need CORS, and must be able to
+  // read the challenge.
+  app.use(cors({ exposedHeaders: ["WWW-Authenticate", "Mcp-Session-Id"], maxAge: 600 }));
   app.use(
     mcpAuthMetadataRouter({
       oauthMetadata,
