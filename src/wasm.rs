@@ -86,7 +86,7 @@ impl Transport for JsTransport {
 #[derive(serde::Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 struct JsDiscoverOptions {
-    timeout_ms: Option<f64>,
+    timeout_ms: Option<u32>,
     allow_http: bool,
     allow_issuer_mismatch: bool,
 }
@@ -104,7 +104,7 @@ pub fn discover_js(
             let opts: JsDiscoverOptions = parse_arg(&options_json, "options")?;
             let timeout_ms = match opts.timeout_ms {
                 None => crate::transport::DEFAULT_TIMEOUT_MS,
-                Some(t) if t.is_finite() && t >= 1.0 && t <= u32::MAX as f64 => t as u32,
+                Some(t) if t >= 1 => t,
                 Some(_) => {
                     return Err(Error::new(
                         ErrorCode::InvalidArgument,
@@ -183,12 +183,30 @@ pub fn validate_server_config_js(input_json: String) -> String {
     }
 }
 
+/// The config is validated first (by the same contract as `validateServerConfig`), so a
+/// malformed config is refused with every problem named instead of being half-hydrated.
 #[wasm_bindgen(js_name = hydrateServerConfig)]
 pub fn hydrate_server_config_js(config_json: String, discovery_json: String) -> String {
     envelope((|| {
-        let config: crate::config::ServerConfig = parse_arg(&config_json, "config")?;
+        let config: Value = parse_arg(&config_json, "config")?;
         let discovery: DiscoveryResult = parse_arg(&discovery_json, "discovery")?;
-        Ok(crate::config::hydrate_server_config(&config, &discovery))
+        let body = serde_json::json!({ "name": "hydrate", "config": config });
+        let valid = crate::config::validate_server_config(&body, TargetPolicy::CLIENT).map_err(
+            |errors| {
+                let list: Vec<String> = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.path, e.message))
+                    .collect();
+                Error::new(
+                    ErrorCode::InvalidArgument,
+                    format!("the config is invalid: {}", list.join("; ")),
+                )
+            },
+        )?;
+        Ok(crate::config::hydrate_server_config(
+            &valid.config,
+            &discovery,
+        ))
     })())
 }
 

@@ -67,7 +67,7 @@ impl<'t> Fetcher<'t> {
             method: request.method.as_str().to_owned(),
             url: request.url.clone(),
             status: None,
-            ms: 0.0,
+            ms: 0,
             outcome: Outcome::Skipped,
         };
         let started_ms = self.transport.now_ms();
@@ -150,10 +150,10 @@ impl<'t> Fetcher<'t> {
     }
 }
 
-fn round_ms(ms: f64) -> f64 {
+fn round_ms(ms: f64) -> u32 {
     if ms.is_finite() && ms > 0.0 {
-        (ms * 10.0).round() / 10.0
+        ms.round().min(u32::MAX as f64) as u32
     } else {
-        0.0
+        0
     }
 }

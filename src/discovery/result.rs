@@ -58,7 +58,8 @@ pub struct TraceEntry {
     pub url: String,
     /// `null` when no response arrived (or for a browser's opaque redirect).
     pub status: Option<u16>,
-    pub ms: f64,
+    /// Whole milliseconds from send to answer.
+    pub ms: u32,
     pub outcome: Outcome,
 }
 
@@ -110,6 +111,8 @@ pub struct DiscoveryResult {
     pub evidence: Evidence,
     #[serde(default)]
     pub warnings: Vec<Warning>,
-    #[serde(default)]
+    /// Not read back by `recommendAuthMode` or hydration: a result handed back in may carry
+    /// any trace (or none).
+    #[serde(default, skip_deserializing)]
     pub trace: Vec<TraceEntry>,
 }
