@@ -1,0 +1,29 @@
+//! The consent callback (`GET /service/mcp/consent/callback`, api.md runtime plane): the rules
+//! that judge the provider's answer and the HTML page the browser gets back. Sans-I/O: the
+//! Worker adapter consumes the pending state, exchanges the code
+//! ([`token::authorization_code_request`](crate::token::authorization_code_request)) and stores
+//! the tokens.
+//!
+//! The adapter's order:
+//! 1. [`parse_callback_query`], then [`state_param`] (fails before anything is consumed);
+//! 2. consume the [`PendingConsent`] for that state atomically (none: [`CallbackError::UnknownState`]);
+//! 3. [`check_callback`] gives the code, then the token exchange
+//!    (a [`TokenFailure`](crate::token::TokenFailure) becomes [`CallbackError::TokenExchange`])
+//!    and storage ([`CallbackError::Storage`]);
+//! 4. [`render`] a [`ConsentPage`] ([`ConsentPage::connected`] or [`ConsentPage::error`]) with
+//!    a fresh [`new_nonce`].
+
+mod callback;
+mod page;
+
+#[cfg(test)]
+mod tests;
+
+pub use callback::{
+    check_callback, parse_callback_query, state_param, CallbackError, CallbackParams,
+    PendingConsent, MAX_PARAM_BYTES, PENDING_TTL_SECS,
+};
+pub use page::{
+    escape_html, json_for_script, new_nonce, render, ConsentPage, PageStatus, Rendered,
+    DATA_ELEMENT_ID, MESSAGE_TYPE,
+};
