@@ -1,0 +1,394 @@
+//! Session tickets for the Worker's runtime plane (`Authorization: Bearer <ticket>`).
+//!
+//! A ticket is issued by `POST /ai/session-tickets` and names one actor and the agents it may
+//! act through. It is stateless: HMAC-SHA256 under the Worker secret `TICKET_KEY`.
+//!
+//! Format (three parts joined by `.`; every part is URL- and header-safe):
+//!
+//! ```text
+//! v1.<payload>.<mac>
+//! payload = base64url-nopad(JSON of TicketClaims)
+//! mac     = base64url-nopad(HMAC-SHA256(key = TICKET_KEY, message = "v1." + payload))
+//! ```
+//!
+//! The MAC covers the version prefix and the payload exactly as transmitted. [`verify`] bounds
+//! the input length first ([`MAX_TICKET_LEN`]), checks the MAC in constant time before it
+//! decodes any JSON, and then checks expiry (`now >= expires_at` is expired). Every failure
+//! has the code `invalid_ticket` (401); the messages tell the cases apart without echoing
+//! anything from the ticket.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The version prefix of tickets this module issues and accepts.
+const PREFIX: &str = "v1.";
+
+/// The shortest `TICKET_KEY` accepted, in bytes.
+pub const MIN_KEY_LEN: usize = 32;
+
+/// Longer inputs are rejected as malformed before any decoding or MAC work.
+pub const MAX_TICKET_LEN: usize = 8 * 1024;
+
+/// The most agent ids a ticket is guaranteed to hold within [`MAX_TICKET_LEN`] when every
+/// identifier (actor and agents) has the maximum 128 characters. The issuing route should
+/// refuse longer `agent_ids` lists: [`issue`] itself does not truncate.
+pub const MAX_AGENT_IDS: usize = 40;
+
+/// What a ticket asserts. Times are unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketClaims {
+    pub actor_id: String,
+    pub agent_ids: Vec<String>,
+    pub issued_at: u64,
+    pub expires_at: u64,
+}
+
+impl TicketClaims {
+    /// Whether the ticket's scope includes `agent_id` (exact match).
+    pub fn allows_agent(&self, agent_id: &str) -> bool {
+        self.agent_ids.iter().any(|a| a == agent_id)
+    }
+}
+
+/// The HMAC key made from `TICKET_KEY`. `Debug` never shows it.
+#[derive(Clone)]
+pub struct TicketKey {
+    mac: HmacSha256,
+}
+
+impl TicketKey {
+    /// Uses the UTF-8 bytes of `secret` as the HMAC key; at least [`MIN_KEY_LEN`] bytes.
+    pub fn new(secret: &str) -> Result<TicketKey, KeyError> {
+        if secret.len() < MIN_KEY_LEN {
+            return Err(KeyError::TooShort { len: secret.len() });
+        }
+        // HMAC takes keys of any length: this never fails.
+        let mac = HmacSha256::new_from_slice(secret.as_bytes());
+        mac.map(|mac| TicketKey { mac })
+            .map_err(|_| KeyError::TooShort { len: secret.len() })
+    }
+
+    fn mac_over(&self, payload_part: &str) -> HmacSha256 {
+        let mut mac = self.mac.clone();
+        mac.update(PREFIX.as_bytes());
+        mac.update(payload_part.as_bytes());
+        mac
+    }
+}
+
+impl fmt::Debug for TicketKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TicketKey([redacted])")
+    }
+}
+
+/// `TICKET_KEY` is unusable. The message names the fix and never shows the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyError {
+    /// Fewer than [`MIN_KEY_LEN`] bytes (`len` is the length given).
+    TooShort { len: usize },
+}
+
+impl KeyError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        "invalid_ticket_key"
+    }
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::TooShort { len } => write!(
+                f,
+                "TICKET_KEY must be at least {MIN_KEY_LEN} bytes; generate one with \
+                 `openssl rand -base64 32` (the configured value has {len} bytes)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+/// Why a ticket was refused. All cases answer 401 `invalid_ticket`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketError {
+    /// Not a `v1` ticket of the expected shape (or longer than [`MAX_TICKET_LEN`]).
+    Malformed,
+    /// The MAC does not verify: forged, altered, or signed with another `TICKET_KEY`.
+    BadSignature,
+    /// Authentic, but `now >= expires_at`.
+    Expired,
+}
+
+impl TicketError {
+    /// The stable wire code, the same for every case.
+    pub fn code(&self) -> &'static str {
+        "invalid_ticket"
+    }
+
+    /// A message naming the problem; it contains nothing from the ticket.
+    pub fn message(&self) -> &'static str {
+        match self {
+            TicketError::Malformed => "the session ticket is malformed",
+            TicketError::BadSignature => {
+                "the session ticket's signature does not verify; request a new ticket"
+            }
+            TicketError::Expired => "the session ticket has expired; request a new ticket",
+        }
+    }
+}
+
+impl fmt::Display for TicketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.message())
+    }
+}
+
+impl std::error::Error for TicketError {}
+
+/// Signs `claims` into a ticket string.
+pub fn issue(key: &TicketKey, claims: &TicketClaims) -> String {
+    // Strings and integers only: serialisation cannot fail.
+    let json = serde_json::to_vec(claims).expect("TicketClaims serialise to JSON");
+    let payload_part = URL_SAFE_NO_PAD.encode(json);
+    let tag = key.mac_over(&payload_part).finalize().into_bytes();
+    format!("{PREFIX}{payload_part}.{}", URL_SAFE_NO_PAD.encode(tag))
+}
+
+/// Checks a ticket's length, shape, MAC (constant time, before any JSON) and expiry.
+pub fn verify(key: &TicketKey, ticket: &str, now: u64) -> Result<TicketClaims, TicketError> {
+    if ticket.len() > MAX_TICKET_LEN {
+        return Err(TicketError::Malformed);
+    }
+    let rest = ticket.strip_prefix(PREFIX).ok_or(TicketError::Malformed)?;
+    let (payload_part, mac_part) = rest.split_once('.').ok_or(TicketError::Malformed)?;
+    if payload_part.is_empty() || mac_part.is_empty() || mac_part.contains('.') {
+        return Err(TicketError::Malformed);
+    }
+    let tag = URL_SAFE_NO_PAD
+        .decode(mac_part)
+        .map_err(|_| TicketError::Malformed)?;
+    key.mac_over(payload_part)
+        .verify_slice(&tag)
+        .map_err(|_| TicketError::BadSignature)?;
+    let json = URL_SAFE_NO_PAD
+        .decode(payload_part)
+        .map_err(|_| TicketError::Malformed)?;
+    let claims: TicketClaims = serde_json::from_slice(&json).map_err(|_| TicketError::Malformed)?;
+    if now >= claims.expires_at {
+        return Err(TicketError::Expired);
+    }
+    Ok(claims)
+}
+
+/// An identifier of the HTTP API (`agent_id`, `actor_id`, server `id`): 1 to 128 characters
+/// from `[A-Za-z0-9._:-]`.
+pub fn is_valid_id(s: &str) -> bool {
+    (1..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TicketError::{BadSignature, Expired, Malformed};
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef-test";
+    const OTHER: &str = "another-key-another-key-another-key";
+
+    fn key() -> TicketKey {
+        TicketKey::new(SECRET).unwrap()
+    }
+
+    fn claims() -> TicketClaims {
+        TicketClaims {
+            actor_id: "user:42".into(),
+            agent_ids: vec!["support-bot".into(), "sales.bot_2".into()],
+            issued_at: 1_700_000_000,
+            expires_at: 1_700_003_600,
+        }
+    }
+
+    /// The error for a ticket checked at time 0 under [`SECRET`].
+    fn err(ticket: &str) -> TicketError {
+        verify(&key(), ticket, 0).unwrap_err()
+    }
+
+    fn parts(ticket: &str) -> (&str, &str) {
+        ticket[PREFIX.len()..].split_once('.').unwrap()
+    }
+
+    #[test]
+    fn round_trip() {
+        let t = issue(&key(), &claims());
+        assert!(t.starts_with("v1."));
+        assert_eq!(t.matches('.').count(), 2);
+        let url_safe = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_');
+        assert!(t.bytes().all(url_safe));
+        assert_eq!(verify(&key(), &t, 1_700_000_000), Ok(claims()));
+        // Deterministic: the same claims give the same ticket.
+        assert_eq!(t, issue(&key(), &claims()));
+    }
+
+    #[test]
+    fn tampered_payload_fails_the_mac() {
+        let t = issue(&key(), &claims());
+        let (_, mac) = parts(&t);
+        let mut forged = claims();
+        forged.agent_ids.push("admin-bot".into());
+        forged.expires_at = u64::MAX;
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
+        assert_eq!(err(&format!("v1.{payload}.{mac}")), BadSignature);
+        // Not even JSON inside: the MAC is still checked first.
+        let junk = URL_SAFE_NO_PAD.encode(b"not json");
+        assert_eq!(err(&format!("v1.{junk}.{mac}")), BadSignature);
+    }
+
+    #[test]
+    fn tampered_mac_fails() {
+        let t = issue(&key(), &claims());
+        let (payload, mac) = parts(&t);
+        let first = if mac.starts_with('A') { "B" } else { "A" };
+        assert_eq!(
+            err(&format!("v1.{payload}.{first}{}", &mac[1..])),
+            BadSignature
+        );
+        // A MAC of the wrong length (valid base64 of 33 bytes).
+        let long = URL_SAFE_NO_PAD.encode([0u8; 33]);
+        assert_eq!(err(&format!("v1.{payload}.{long}")), BadSignature);
+        // Not base64 at all.
+        assert_eq!(err(&format!("v1.{payload}.{}*", &mac[1..])), Malformed);
+    }
+
+    #[test]
+    fn truncated_tickets_fail() {
+        let t = issue(&key(), &claims());
+        for cut in 0..t.len() {
+            let e = err(&t[..cut]);
+            assert!(matches!(e, Malformed | BadSignature), "cut at {cut}: {e:?}");
+        }
+        let (payload, _) = parts(&t);
+        let (bare, dot) = (format!("v1.{payload}"), format!("v1.{payload}."));
+        for bad in ["", "v1.", "v1..", &bare, &dot, &format!("{t}.AAAA")] {
+            assert_eq!(err(bad), Malformed, "{bad}");
+        }
+    }
+
+    #[test]
+    fn wrong_key_fails() {
+        let t = issue(&key(), &claims());
+        let other = TicketKey::new(OTHER).unwrap();
+        assert_eq!(verify(&other, &t, 0), Err(BadSignature));
+    }
+
+    #[test]
+    fn other_version_prefixes_are_malformed() {
+        let t = issue(&key(), &claims());
+        let rest = &t[PREFIX.len()..];
+        for prefix in ["v2.", "V1.", "v0.", "1.", " v1.", "v1.."] {
+            assert_eq!(err(&format!("{prefix}{rest}")), Malformed, "{prefix}");
+        }
+    }
+
+    #[test]
+    fn huge_input_is_rejected_before_work() {
+        let t = issue(&key(), &claims());
+        assert_eq!(
+            err(&format!("{t}{}", "A".repeat(MAX_TICKET_LEN))),
+            Malformed
+        );
+        assert_eq!(err(&format!("v1.{}", "A".repeat(10 << 20))), Malformed);
+    }
+
+    #[test]
+    fn max_agent_ids_of_max_length_fit() {
+        let id = |c: char| c.to_string().repeat(128);
+        let big = TicketClaims {
+            actor_id: id('a'),
+            agent_ids: (0..MAX_AGENT_IDS).map(|_| id('b')).collect(),
+            issued_at: u64::MAX - 1,
+            expires_at: u64::MAX,
+        };
+        let t = issue(&key(), &big);
+        assert!(t.len() <= MAX_TICKET_LEN, "{}", t.len());
+        assert_eq!(verify(&key(), &t, 0), Ok(big));
+    }
+
+    #[test]
+    fn expiry_boundary() {
+        let c = claims();
+        let t = issue(&key(), &c);
+        assert!(verify(&key(), &t, c.expires_at - 1).is_ok());
+        assert_eq!(verify(&key(), &t, c.expires_at), Err(Expired));
+        assert_eq!(verify(&key(), &t, u64::MAX), Err(Expired));
+        // An expired forgery is reported as forged: the MAC comes first.
+        let forged = issue(&TicketKey::new(OTHER).unwrap(), &c);
+        assert_eq!(verify(&key(), &forged, u64::MAX), Err(BadSignature));
+    }
+
+    #[test]
+    fn errors_share_a_code_and_differ_in_message() {
+        for e in [Malformed, BadSignature, Expired] {
+            assert_eq!(e.code(), "invalid_ticket");
+            assert!(e.to_string().starts_with("invalid_ticket: "));
+        }
+        assert_ne!(Malformed.message(), BadSignature.message());
+        assert_ne!(BadSignature.message(), Expired.message());
+        assert_ne!(Malformed.message(), Expired.message());
+    }
+
+    #[test]
+    fn short_keys_are_rejected_with_the_fix() {
+        let e = TicketKey::new(&"k".repeat(31)).unwrap_err();
+        assert_eq!(e, KeyError::TooShort { len: 31 });
+        let (msg, fix) = (e.to_string(), "generate one with `openssl rand -base64 32`");
+        assert!(msg.starts_with(&format!("TICKET_KEY must be at least 32 bytes; {fix}")));
+        assert!(!msg.contains("kkkk"), "{msg}");
+        assert!(TicketKey::new("").is_err());
+        assert!(TicketKey::new(&"k".repeat(32)).is_ok());
+        // Bytes, not characters: 11 three-byte characters are 33 bytes.
+        assert!(TicketKey::new(&"€".repeat(11)).is_ok());
+    }
+
+    #[test]
+    fn debug_hides_the_key() {
+        assert_eq!(format!("{:?}", key()), "TicketKey([redacted])");
+        assert!(!format!("{:#?}", Some(key())).contains("0123456789"));
+    }
+
+    #[test]
+    fn allows_agent_is_exact() {
+        let c = claims();
+        assert!(c.allows_agent("support-bot") && c.allows_agent("sales.bot_2"));
+        for no in ["support", "Support-bot", "support-bot ", ""] {
+            assert!(!c.allows_agent(no), "{no:?}");
+        }
+        let none = TicketClaims {
+            agent_ids: vec![],
+            ..claims()
+        };
+        assert!(!none.allows_agent("support-bot"));
+    }
+
+    #[test]
+    fn valid_ids() {
+        let max = "x".repeat(128);
+        for ok in ["a", "Z", "0", "user:42", "a.b_c-d:e", "...", "-", &max] {
+            assert!(is_valid_id(ok), "{ok:?}");
+        }
+        let too_long = "x".repeat(129);
+        let bad = "a b| a|a\n|a/b|../x|é|агент|a\0|a%2F|a+b|a@b|a\\b|a#b|a?b|\u{ff21}|a\t";
+        for b in bad.split('|').chain(["", &too_long]) {
+            assert!(!is_valid_id(b), "{b:?}");
+        }
+    }
+}
