@@ -91,6 +91,10 @@ async function send(fetchImpl, req, outer) {
 export async function discover(endpoint, options = {}) {
   if (endpoint instanceof URL) endpoint = endpoint.href;
   if (typeof endpoint !== "string") throw new McpAuthlinkError("invalid_endpoint", "endpoint must be a URL string");
+  // The core reads ASCII host names only (see README, Limits); the runtime's URL turns a
+  // Unicode host into punycode. ASCII input is passed as given, so that a bare origin stays
+  // without a trailing slash.
+  if (/[^\x00-\x7f]/.test(endpoint) && URL.canParse(endpoint)) endpoint = new URL(endpoint).href;
   const { fetch: fetchOption, timeoutMs, allowHttp = false, allowIssuerMismatch = false, onStep, signal } = options ?? {};
   if (fetchOption !== undefined && typeof fetchOption !== "function") throw argument("options.fetch must be a function");
   if (onStep !== undefined && typeof onStep !== "function") throw argument("options.onStep must be a function");

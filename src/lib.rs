@@ -21,20 +21,26 @@ pub mod auth_mode;
 pub mod authorize;
 pub mod challenge;
 pub mod config;
+pub mod consent;
 pub mod discovery;
 pub mod error;
 pub mod metadata;
 pub mod pkce;
+pub mod provision;
 pub mod recommend;
 pub mod registration;
+pub mod seal;
 pub mod secret;
 pub mod target;
+pub mod ticket;
 pub mod token;
 pub mod transport;
 pub mod warning;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "worker")))]
 mod wasm;
+#[cfg(all(target_arch = "wasm32", feature = "worker"))]
+mod worker;
 
 pub use auth_mode::{AuthMode, ClientAuthMethod};
 pub use discovery::{discover, DiscoverOptions, DiscoveryResult};

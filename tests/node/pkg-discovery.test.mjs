@@ -176,3 +176,14 @@ test("recommendAuthMode applies §6 to an edited result", () => {
   assert.equal(recommendAuthMode({ requires_auth: false }).mode, null);
   assert.throws(() => recommendAuthMode({ requires_auth: "yes" }), { code: "invalid_argument" });
 });
+
+test("a Unicode host name is sent as punycode", async () => {
+  const urls = [];
+  const fetch = async (url) => {
+    urls.push(url);
+    return new Response("{}", { status: 200 });
+  };
+  const result = await discover("https://bücher.example/mcp", { fetch });
+  assert.equal(result.requires_auth, false);
+  assert.equal(urls[0], "https://xn--bcher-kva.example/mcp");
+});

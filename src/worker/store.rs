@@ -1,0 +1,366 @@
+//! The D1 queries. Every statement is parameterised; secret-bearing columns hold sealed
+//! values only (the callers seal and open).
+
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, Result};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerRow {
+    pub id: String,
+    pub name: String,
+    pub config_public: String,
+    pub config_sealed: String,
+    pub provider: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PendingRow {
+    pub server_id: String,
+    pub actor_id: String,
+    pub sealed: String,
+    pub expires_at: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConnectionRow {
+    pub server_id: String,
+    pub actor_id: String,
+    pub status: String,
+    pub tokens_sealed: String,
+    pub expires_at: Option<f64>,
+    pub connected_at: String,
+    pub version: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClientTokenRow {
+    pub tokens_sealed: String,
+}
+
+fn s(v: &str) -> JsValue {
+    JsValue::from_str(v)
+}
+
+fn n(v: u64) -> JsValue {
+    JsValue::from_f64(v as f64)
+}
+
+fn opt_n(v: Option<u64>) -> JsValue {
+    v.map(n).unwrap_or(JsValue::NULL)
+}
+
+fn stmt(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement> {
+    db.prepare(sql).bind(args)
+}
+
+async fn changes(statement: D1PreparedStatement) -> Result<usize> {
+    let result = statement.run().await?;
+    Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0))
+}
+
+const SERVER_COLUMNS: &str =
+    "id, name, config_public, config_sealed, provider, created_at, updated_at";
+
+pub async fn insert_server(db: &D1Database, row: &ServerRow) -> Result<()> {
+    stmt(
+        db,
+        "INSERT INTO servers (id, name, config_public, config_sealed, provider, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        &[s(&row.id), s(&row.name), s(&row.config_public), s(&row.config_sealed), s(&row.provider), s(&row.created_at), s(&row.updated_at)],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// Replaces a server's config; the connections made under the old one are dropped, since
+/// they belong to the old client or endpoint.
+pub async fn update_server(db: &D1Database, row: &ServerRow, config_changed: bool) -> Result<()> {
+    let mut batch = vec![stmt(
+        db,
+        "UPDATE servers SET name = ?2, config_public = ?3, config_sealed = ?4, provider = ?5, updated_at = ?6 WHERE id = ?1",
+        &[s(&row.id), s(&row.name), s(&row.config_public), s(&row.config_sealed), s(&row.provider), s(&row.updated_at)],
+    )?];
+    if config_changed {
+        for table in ["connections", "pending_consents", "client_tokens"] {
+            batch.push(stmt(
+                db,
+                &format!("DELETE FROM {table} WHERE server_id = ?1"),
+                &[s(&row.id)],
+            )?);
+        }
+    }
+    db.batch(batch).await?;
+    Ok(())
+}
+
+pub async fn get_server(db: &D1Database, id: &str) -> Result<Option<ServerRow>> {
+    stmt(
+        db,
+        &format!("SELECT {SERVER_COLUMNS} FROM servers WHERE id = ?1"),
+        &[s(id)],
+    )?
+    .first(None)
+    .await
+}
+
+pub async fn list_servers(db: &D1Database, limit: u32, offset: u32) -> Result<Vec<ServerRow>> {
+    stmt(
+        db,
+        &format!("SELECT {SERVER_COLUMNS} FROM servers ORDER BY created_at, id LIMIT ?1 OFFSET ?2"),
+        &[n(limit as u64), n(offset as u64)],
+    )?
+    .all()
+    .await?
+    .results()
+}
+
+/// Deletes a server with its attachments, pending consents, connections and cached tokens,
+/// in one batch (a D1 batch is a transaction).
+pub async fn delete_server(db: &D1Database, id: &str) -> Result<bool> {
+    let mut batch = Vec::new();
+    for table in [
+        "agent_servers",
+        "pending_consents",
+        "connections",
+        "client_tokens",
+    ] {
+        batch.push(stmt(
+            db,
+            &format!("DELETE FROM {table} WHERE server_id = ?1"),
+            &[s(id)],
+        )?);
+    }
+    batch.push(stmt(db, "DELETE FROM servers WHERE id = ?1", &[s(id)])?);
+    let results = db.batch(batch).await?;
+    let deleted = results
+        .last()
+        .and_then(|r| r.meta().ok().flatten())
+        .and_then(|m| m.changes)
+        .unwrap_or(0);
+    Ok(deleted > 0)
+}
+
+pub async fn attach(db: &D1Database, agent_id: &str, server_id: &str, now: &str) -> Result<()> {
+    stmt(
+        db,
+        "INSERT INTO agent_servers (agent_id, server_id, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        &[s(agent_id), s(server_id), s(now)],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}
+
+pub async fn detach(db: &D1Database, agent_id: &str, server_id: &str) -> Result<()> {
+    stmt(
+        db,
+        "DELETE FROM agent_servers WHERE agent_id = ?1 AND server_id = ?2",
+        &[s(agent_id), s(server_id)],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}
+
+pub async fn agent_servers(db: &D1Database, agent_id: &str) -> Result<Vec<ServerRow>> {
+    stmt(
+        db,
+        "SELECT s.id, s.name, s.config_public, s.config_sealed, s.provider, s.created_at, s.updated_at \
+         FROM servers s JOIN agent_servers a ON a.server_id = s.id WHERE a.agent_id = ?1 ORDER BY a.created_at, s.id",
+        &[s(agent_id)],
+    )?
+    .all()
+    .await?
+    .results()
+}
+
+pub async fn is_attached(db: &D1Database, agent_id: &str, server_id: &str) -> Result<bool> {
+    let row: Option<serde_json::Value> = stmt(
+        db,
+        "SELECT 1 AS x FROM agent_servers WHERE agent_id = ?1 AND server_id = ?2",
+        &[s(agent_id), s(server_id)],
+    )?
+    .first(None)
+    .await?;
+    Ok(row.is_some())
+}
+
+pub async fn put_pending(db: &D1Database, state_hash: &str, row: &PendingRow) -> Result<()> {
+    let batch = vec![
+        // Expired flows are swept as new ones start.
+        stmt(db, "DELETE FROM pending_consents WHERE expires_at < ?1", &[n(row.expires_at as u64 - crate::consent::PENDING_TTL_SECS)])?,
+        stmt(
+            db,
+            "INSERT INTO pending_consents (state_hash, server_id, actor_id, sealed, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            &[s(state_hash), s(&row.server_id), s(&row.actor_id), s(&row.sealed), n(row.expires_at as u64)],
+        )?,
+    ];
+    db.batch(batch).await?;
+    Ok(())
+}
+
+/// Consumes a pending consent atomically: of two concurrent callers with one state, exactly
+/// one gets the row.
+pub async fn take_pending(db: &D1Database, state_hash: &str) -> Result<Option<PendingRow>> {
+    stmt(
+        db,
+        "DELETE FROM pending_consents WHERE state_hash = ?1 RETURNING server_id, actor_id, sealed, expires_at",
+        &[s(state_hash)],
+    )?
+    .first(None)
+    .await
+}
+
+const CONNECTION_COLUMNS: &str =
+    "server_id, actor_id, status, tokens_sealed, expires_at, connected_at, version";
+
+pub async fn get_connection(
+    db: &D1Database,
+    server_id: &str,
+    actor_id: &str,
+) -> Result<Option<ConnectionRow>> {
+    stmt(
+        db,
+        &format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE server_id = ?1 AND actor_id = ?2"
+        ),
+        &[s(server_id), s(actor_id)],
+    )?
+    .first(None)
+    .await
+}
+
+pub async fn actor_connections(db: &D1Database, actor_id: &str) -> Result<Vec<ConnectionRow>> {
+    stmt(
+        db,
+        &format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE actor_id = ?1"),
+        &[s(actor_id)],
+    )?
+    .all()
+    .await?
+    .results()
+}
+
+/// Stores a new connection (or replaces the actor's old one) after a consent.
+pub async fn put_connection(
+    db: &D1Database,
+    server_id: &str,
+    actor_id: &str,
+    tokens_sealed: &str,
+    expires_at: Option<u64>,
+    now: &str,
+) -> Result<()> {
+    stmt(
+        db,
+        "INSERT INTO connections (server_id, actor_id, status, tokens_sealed, expires_at, connected_at, version) \
+         VALUES (?1, ?2, 'connected', ?3, ?4, ?5, 1) \
+         ON CONFLICT (server_id, actor_id) DO UPDATE SET status = 'connected', tokens_sealed = excluded.tokens_sealed, \
+         expires_at = excluded.expires_at, connected_at = excluded.connected_at, version = connections.version + 1, \
+         refresh_until = NULL",
+        &[s(server_id), s(actor_id), s(tokens_sealed), opt_n(expires_at), s(now)],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_connection(db: &D1Database, server_id: &str, actor_id: &str) -> Result<()> {
+    stmt(
+        db,
+        "DELETE FROM connections WHERE server_id = ?1 AND actor_id = ?2",
+        &[s(server_id), s(actor_id)],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// Takes the refresh lease of a connection at `version`, unless another caller holds a live
+/// one. True when this caller is the one to refresh.
+pub async fn lease_refresh(
+    db: &D1Database,
+    c: &ConnectionRow,
+    now: u64,
+    until: u64,
+) -> Result<bool> {
+    let n_changed = changes(stmt(
+        db,
+        "UPDATE connections SET refresh_until = ?4 WHERE server_id = ?1 AND actor_id = ?2 AND version = ?3 \
+         AND status = 'connected' AND (refresh_until IS NULL OR refresh_until < ?5)",
+        &[s(&c.server_id), s(&c.actor_id), n(c.version as u64), n(until), n(now)],
+    )?)
+    .await?;
+    Ok(n_changed == 1)
+}
+
+/// Stores refreshed tokens if the connection is still at `version` (compare-and-swap).
+pub async fn finish_refresh(
+    db: &D1Database,
+    c: &ConnectionRow,
+    tokens_sealed: &str,
+    expires_at: Option<u64>,
+) -> Result<bool> {
+    let n_changed = changes(stmt(
+        db,
+        "UPDATE connections SET tokens_sealed = ?4, expires_at = ?5, version = version + 1, refresh_until = NULL \
+         WHERE server_id = ?1 AND actor_id = ?2 AND version = ?3",
+        &[s(&c.server_id), s(&c.actor_id), n(c.version as u64), s(tokens_sealed), opt_n(expires_at)],
+    )?)
+    .await?;
+    Ok(n_changed == 1)
+}
+
+/// Marks a connection expired (its refresh token was refused), if still at `version`.
+pub async fn mark_expired(db: &D1Database, c: &ConnectionRow) -> Result<()> {
+    stmt(
+        db,
+        "UPDATE connections SET status = 'expired', version = version + 1, refresh_until = NULL \
+         WHERE server_id = ?1 AND actor_id = ?2 AND version = ?3",
+        &[s(&c.server_id), s(&c.actor_id), n(c.version as u64)],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// Releases a refresh lease after a failure that is not the refresh token's fault.
+pub async fn release_lease(db: &D1Database, c: &ConnectionRow) -> Result<()> {
+    stmt(
+        db,
+        "UPDATE connections SET refresh_until = NULL WHERE server_id = ?1 AND actor_id = ?2 AND version = ?3",
+        &[s(&c.server_id), s(&c.actor_id), n(c.version as u64)],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}
+
+pub async fn get_client_token(db: &D1Database, server_id: &str) -> Result<Option<ClientTokenRow>> {
+    stmt(
+        db,
+        "SELECT tokens_sealed FROM client_tokens WHERE server_id = ?1",
+        &[s(server_id)],
+    )?
+    .first(None)
+    .await
+}
+
+pub async fn put_client_token(
+    db: &D1Database,
+    server_id: &str,
+    tokens_sealed: &str,
+    expires_at: Option<u64>,
+) -> Result<()> {
+    stmt(
+        db,
+        "INSERT INTO client_tokens (server_id, tokens_sealed, expires_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (server_id) DO UPDATE SET tokens_sealed = excluded.tokens_sealed, expires_at = excluded.expires_at",
+        &[s(server_id), s(tokens_sealed), opt_n(expires_at)],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}

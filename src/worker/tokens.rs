@@ -1,0 +1,285 @@
+//! The access-token route for agent runtimes, and the token lifecycle: refresh when expired
+//! (one refresh at a time per connection, by a lease and a compare-and-swap on `version`),
+//! `expired` when the refresh token is refused, and cached client-credentials tokens.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use worker::{D1Database, Delay, Request};
+
+use super::control::{check_id, load, open_config};
+use super::http::{json_body, json_response, ApiError, ApiResult};
+use super::store::{self, ConnectionRow};
+use super::{now, rfc3339, Settings};
+use crate::auth_mode::ClientAuthMethod;
+use crate::config::AuthConfig;
+use crate::seal;
+use crate::token::{
+    client_credentials_request, parse_refresh_response, parse_token_response, refresh_request,
+    ClientAuth, TokenSet,
+};
+use crate::transport::Transport;
+
+/// A token counts as expired this long before its `expires_at`.
+const LEEWAY_SECS: u64 = 30;
+/// How long a refresh lease lasts (a crashed refresher blocks others no longer than this).
+const LEASE_SECS: u64 = 20;
+
+fn tokens_aad(server_id: &str, actor_id: &str) -> String {
+    format!("connection:{server_id}:{actor_id}:tokens")
+}
+
+pub fn seal_tokens(
+    s: &Settings,
+    server_id: &str,
+    actor_id: &str,
+    tokens: &TokenSet,
+) -> ApiResult<String> {
+    let plain =
+        serde_json::to_vec(tokens).map_err(|_| ApiError::new(500, "internal_error", "tokens"))?;
+    seal::seal(
+        &s.seal_key,
+        &plain,
+        tokens_aad(server_id, actor_id).as_bytes(),
+    )
+    .map_err(|_| ApiError::new(500, "internal_error", "The tokens could not be sealed."))
+}
+
+fn open_tokens(s: &Settings, server_id: &str, actor_id: &str, sealed: &str) -> ApiResult<TokenSet> {
+    seal::open(
+        &s.seal_key,
+        sealed,
+        tokens_aad(server_id, actor_id).as_bytes(),
+    )
+    .ok()
+    .and_then(|p| serde_json::from_slice(&p).ok())
+    .ok_or_else(|| {
+        ApiError::new(
+            500,
+            "unsealable",
+            "Stored tokens could not be opened: was SEAL_KEY changed?",
+        )
+    })
+}
+
+fn token_json(t: &TokenSet) -> Value {
+    json!({
+        "access_token": t.access_token.expose(),
+        "token_type": t.token_type,
+        "expires_at": t.expires_at.map(rfc3339),
+    })
+}
+
+fn fresh(t: &TokenSet, now: u64) -> bool {
+    t.expires_at.is_none_or(|e| now + LEEWAY_SECS < e)
+}
+
+/// `POST /ai/agents/{agent_id}/mcp-servers/{id}/access-token` `{actor_id}`.
+pub async fn access_token(
+    req: &mut Request,
+    db: &D1Database,
+    s: &Settings,
+    agent: &str,
+    id: &str,
+) -> ApiResult {
+    check_id(agent, "agent_id")?;
+    let body = json_body(req).await?;
+    let actor = body
+        .get("actor_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    check_id(&actor, "actor_id")?;
+    let row = load(db, id).await?;
+    if !store::is_attached(db, agent, id).await? {
+        return Err(ApiError::new(
+            404,
+            "not_found",
+            "This server is not attached to the agent.",
+        ));
+    }
+    let config = open_config(&row, s)?;
+    match config.auth {
+        None => Err(ApiError::new(
+            409,
+            "no_auth_required",
+            "This server needs no authorization: call it without a token.",
+        )),
+        Some(AuthConfig::Token(t)) => Ok(json_response(
+            &json!({"access_token": t.auth_token.expose(), "token_type": "Bearer", "expires_at": Value::Null}),
+            200,
+        )),
+        Some(AuthConfig::OauthClientCredentials(a)) => {
+            if let Some(cached) = store::get_client_token(db, id).await? {
+                let t = open_tokens(s, id, "", &cached.tokens_sealed)?;
+                if fresh(&t, now()) {
+                    return Ok(json_response(&token_json(&t), 200));
+                }
+            }
+            let method = a
+                .token_endpoint_auth_method
+                .unwrap_or(ClientAuthMethod::ClientSecretBasic);
+            let client = ClientAuth::confidential(a.client_id, a.client_secret, method);
+            let token_url = a.token_url.ok_or_else(|| {
+                ApiError::new(409, "not_configured", "The config lacks token_url.")
+            })?;
+            let request =
+                client_credentials_request(&token_url, &client, &a.scopes, a.resource.as_deref())
+                    .map_err(|e| ApiError::new(409, "not_configured", e.message))?;
+            let response = s
+                .transport()
+                .send(request)
+                .await
+                .map_err(|e| upstream(&e.message))?;
+            let t = parse_token_response(&response, now()).map_err(|f| upstream(&f.to_string()))?;
+            store::put_client_token(db, id, &seal_tokens(s, id, "", &t)?, t.expires_at).await?;
+            Ok(json_response(&token_json(&t), 200))
+        }
+        Some(auth) => {
+            let client = match auth {
+                AuthConfig::OauthAuthorizationCodePublicPkce(a) => (
+                    a.token_url,
+                    a.client_id.map(ClientAuth::public),
+                    a.resource,
+                    a.scopes,
+                ),
+                AuthConfig::OauthAuthorizationCodeConfidentialPkce(a) => (
+                    a.token_url,
+                    a.client_id.zip(a.client_secret).map(|(i, sec)| {
+                        ClientAuth::confidential(
+                            i,
+                            sec,
+                            a.token_endpoint_auth_method
+                                .unwrap_or(ClientAuthMethod::ClientSecretBasic),
+                        )
+                    }),
+                    a.resource,
+                    a.scopes,
+                ),
+                _ => unreachable!("the other modes are handled above"),
+            };
+            let resource = client.2.unwrap_or_else(|| config.endpoint.clone());
+            user_token(db, s, id, &actor, client.0, client.1, &resource, &client.3).await
+        }
+    }
+}
+
+fn upstream(detail: &str) -> ApiError {
+    ApiError::new(
+        502,
+        "token_request_failed",
+        format!("The authorization server refused or failed the token request: {detail}"),
+    )
+}
+
+fn not_connected() -> ApiError {
+    ApiError::new(409, "not_connected", "The actor has not connected this server: start a consent with the runtime plane's connect.")
+}
+
+fn connection_expired() -> ApiError {
+    ApiError::new(409, "connection_expired", "The connection expired (the provider refused the refresh token): the actor must connect again.")
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn user_token(
+    db: &D1Database,
+    s: &Settings,
+    server_id: &str,
+    actor: &str,
+    token_url: Option<String>,
+    client: Option<ClientAuth>,
+    resource: &str,
+    scopes: &[String],
+) -> ApiResult {
+    for attempt in 0..40 {
+        let Some(conn) = store::get_connection(db, server_id, actor).await? else {
+            return Err(not_connected());
+        };
+        if conn.status == "expired" {
+            return Err(connection_expired());
+        }
+        let tokens = open_tokens(s, server_id, actor, &conn.tokens_sealed)?;
+        let t = now();
+        if fresh(&tokens, t) {
+            return Ok(json_response(&token_json(&tokens), 200));
+        }
+        let Some(refresh_token) = tokens.refresh_token.clone() else {
+            store::mark_expired(db, &conn).await?;
+            return Err(connection_expired());
+        };
+        if store::lease_refresh(db, &conn, t, t + LEASE_SECS).await? {
+            return refresh(
+                db,
+                s,
+                &conn,
+                token_url.as_deref(),
+                client.as_ref(),
+                &refresh_token,
+                resource,
+                scopes,
+            )
+            .await;
+        }
+        // Another caller is refreshing: wait for its new version.
+        let _ = attempt;
+        Delay::from(Duration::from_millis(150)).await;
+    }
+    Err(ApiError::new(
+        503,
+        "refresh_in_progress",
+        "Another refresh of this connection is taking too long: retry shortly.",
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn refresh(
+    db: &D1Database,
+    s: &Settings,
+    conn: &ConnectionRow,
+    token_url: Option<&str>,
+    client: Option<&ClientAuth>,
+    refresh_token: &crate::secret::Secret,
+    resource: &str,
+    scopes: &[String],
+) -> ApiResult {
+    let (Some(token_url), Some(client)) = (token_url, client) else {
+        store::release_lease(db, conn).await?;
+        return Err(ApiError::new(
+            409,
+            "not_configured",
+            "The config lacks token_url or client_id.",
+        ));
+    };
+    let request = match refresh_request(token_url, client, refresh_token, resource, scopes) {
+        Ok(r) => r,
+        Err(e) => {
+            store::release_lease(db, conn).await?;
+            return Err(ApiError::new(409, "not_configured", e.message));
+        }
+    };
+    let response = match s.transport().send(request).await {
+        Ok(r) => r,
+        Err(e) => {
+            store::release_lease(db, conn).await?;
+            return Err(upstream(&e.message));
+        }
+    };
+    match parse_refresh_response(&response, now(), refresh_token) {
+        Ok(t) => {
+            let sealed = seal_tokens(s, &conn.server_id, &conn.actor_id, &t)?;
+            if store::finish_refresh(db, conn, &sealed, t.expires_at).await? {
+                Ok(json_response(&token_json(&t), 200))
+            } else {
+                Err(ApiError::new(409, "connection_changed", "The connection changed during the refresh (disconnected or reconnected): retry."))
+            }
+        }
+        Err(f) if f.is_invalid_grant() => {
+            store::mark_expired(db, conn).await?;
+            Err(connection_expired())
+        }
+        Err(f) => {
+            store::release_lease(db, conn).await?;
+            Err(upstream(&f.to_string()))
+        }
+    }
+}
