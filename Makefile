@@ -16,13 +16,14 @@ WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 STAMP := build/.stamp
 
-.PHONY: all dev test pkg bench tools tools-rust tools-node tools-browser \
+.PHONY: all dev test pkg bench worker tools tools-rust tools-worker tools-node tools-browser \
+	test-worker \
 	test-rust test-wasm test-pkg test-browser fmt lint clean fuzz-long
 
 all: test
 
 ## ---- tools -------------------------------------------------------------------------------
-tools: tools-rust tools-node tools-browser
+tools: tools-rust tools-worker tools-node tools-browser
 
 tools-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
@@ -57,6 +58,17 @@ pkg: tools-rust tools-node
 	tar -xzf build/mcp-authlink-*.tgz --strip-components=1 -C node_modules/mcp-authlink
 	@echo "pkg/ is ready: build/$$(cd build && ls mcp-authlink-*.tgz)"
 
+## ---- the Worker --------------------------------------------------------------------------
+# worker-build compiles the crate with the `worker` feature; it is told where wasm-bindgen,
+# wasm-opt and esbuild are, so it downloads nothing.
+worker: tools-rust tools-worker tools-node
+	WASM_BINDGEN_BIN=$$(command -v wasm-bindgen) WASM_OPT_BIN=$(CURDIR)/$(WASM_OPT) \
+	ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild \
+		worker-build --release --out-dir build/worker . --features worker
+
+tools-worker:
+	@command -v worker-build >/dev/null || cargo install --locked worker-build
+
 ## ---- tests -------------------------------------------------------------------------------
 test: tools
 	$(MAKE) test-rust
@@ -64,6 +76,8 @@ test: tools
 	$(MAKE) pkg
 	$(MAKE) test-pkg
 	$(MAKE) test-browser
+	$(MAKE) worker
+	$(MAKE) test-worker
 
 test-rust:
 	cargo fmt --check
@@ -88,6 +102,10 @@ test-pkg:
 # The built npm package in headless Chromium, against real HTTP servers on 127.0.0.1.
 test-browser: tools-browser
 	$(NODE22) --test tests/browser/*.test.mjs
+
+# The Worker in workerd (miniflare) with D1, against the real peers: lifecycle and negatives.
+test-worker:
+	$(NODE22) --test --test-concurrency=1 tests/worker/*.test.mjs
 
 ## ---- run ---------------------------------------------------------------------------------
 dev: tools-rust tools-node pkg

@@ -29,6 +29,9 @@ pub struct Settings {
     pub public_origin: String,
     pub allow_private: bool,
     pub allowed_origins: Vec<String>,
+    /// A token counts as expired this long before its `expires_at` (`REFRESH_LEEWAY_SECONDS`,
+    /// default 30).
+    pub refresh_leeway: u64,
 }
 
 impl Settings {
@@ -74,6 +77,12 @@ impl Settings {
             .map(|o| o.trim().trim_end_matches('/').to_owned())
             .filter(|o| !o.is_empty())
             .collect();
+        let refresh_leeway = match read("REFRESH_LEEWAY_SECONDS") {
+            None => 30,
+            Some(v) => v.trim().parse().map_err(|_| {
+                "REFRESH_LEEWAY_SECONDS must be a whole number of seconds".to_owned()
+            })?,
+        };
         Ok(Settings {
             admin_key,
             ticket_key,
@@ -81,6 +90,7 @@ impl Settings {
             public_origin,
             allow_private,
             allowed_origins,
+            refresh_leeway,
         })
     }
 

@@ -20,8 +20,6 @@ use crate::token::{
 };
 use crate::transport::Transport;
 
-/// A token counts as expired this long before its `expires_at`.
-const LEEWAY_SECS: u64 = 30;
 /// How long a refresh lease lasts (a crashed refresher blocks others no longer than this).
 const LEASE_SECS: u64 = 20;
 
@@ -70,8 +68,8 @@ fn token_json(t: &TokenSet) -> Value {
     })
 }
 
-fn fresh(t: &TokenSet, now: u64) -> bool {
-    t.expires_at.is_none_or(|e| now + LEEWAY_SECS < e)
+fn fresh(t: &TokenSet, now: u64, leeway: u64) -> bool {
+    t.expires_at.is_none_or(|e| now + leeway < e)
 }
 
 /// `POST /ai/agents/{agent_id}/mcp-servers/{id}/access-token` `{actor_id}`.
@@ -112,7 +110,7 @@ pub async fn access_token(
         Some(AuthConfig::OauthClientCredentials(a)) => {
             if let Some(cached) = store::get_client_token(db, id).await? {
                 let t = open_tokens(s, id, "", &cached.tokens_sealed)?;
-                if fresh(&t, now()) {
+                if fresh(&t, now(), s.refresh_leeway) {
                     return Ok(json_response(&token_json(&t), 200));
                 }
             }
@@ -200,7 +198,7 @@ async fn user_token(
         }
         let tokens = open_tokens(s, server_id, actor, &conn.tokens_sealed)?;
         let t = now();
-        if fresh(&tokens, t) {
+        if fresh(&tokens, t, s.refresh_leeway) {
             return Ok(json_response(&token_json(&tokens), 200));
         }
         let Some(refresh_token) = tokens.refresh_token.clone() else {
