@@ -266,14 +266,18 @@ pub async fn callback(req: &Request, db: &D1Database, s: &Settings) -> ApiResult
     let Some(row) = store::take_pending(db, &hash).await? else {
         return error_page(&CallbackError::UnknownState, None, None);
     };
-    let pending: PendingConsent =
+    let mut pending: PendingConsent =
         match seal::open(&s.seal_key, &row.sealed, pending_aad(&hash).as_bytes())
             .ok()
-            .and_then(|p| serde_json::from_slice(&p).ok())
+            .and_then(|p| serde_json::from_slice::<PendingConsent>(&p).ok())
+            .filter(|p| p.server_id == row.server_id && p.actor_id == row.actor_id)
         {
             Some(p) => p,
             None => return error_page(&CallbackError::UnknownState, None, None),
         };
+    // The row's expiry column and the sealed record agree unless someone edited the row; the
+    // earlier one counts.
+    pending.expires_at = pending.expires_at.min(row.expires_at as u64);
     let server = match store::get_server(db, &pending.server_id).await? {
         Some(server) => server,
         None => return error_page(&CallbackError::UnknownState, Some(&pending), None),
