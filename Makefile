@@ -17,7 +17,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable
 STAMP := build/.stamp
 
 .PHONY: all dev test pkg bench worker tools tools-rust tools-worker tools-node tools-browser \
-	test-worker \
+	test-worker dev-page \
 	test-rust test-wasm test-pkg test-browser fmt lint clean fuzz-long
 
 all: test
@@ -108,8 +108,14 @@ test-worker:
 	$(NODE22) --test --test-concurrency=1 tests/worker/*.test.mjs
 
 ## ---- run ---------------------------------------------------------------------------------
-dev: tools-rust tools-node pkg
-	$(NODE22) tests/dev/server.mjs
+# The Worker under `wrangler dev` on http://127.0.0.1:8787 with its local D1 migrated, and
+# the demo peers (oidc-provider + an MCP SDK server).
+dev: tools-rust tools-worker tools-node worker
+	$(NODE22) tests/dev/stack.mjs
+
+# The discovery page of the npm package (npm package in the browser) on http://127.0.0.1:8788.
+dev-page: tools-rust tools-node pkg
+	PORT=$${PORT:-8788} $(NODE22) tests/dev/server.mjs
 
 bench: tools-rust tools-node pkg
 	$(NODE22) bench/discovery.mjs
