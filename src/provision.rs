@@ -120,21 +120,13 @@ pub async fn provision(
         Some(AuthConfig::OauthAuthorizationCodeConfidentialPkce(a)) => {
             if a.client_id.is_some() && a.token_endpoint_auth_method.is_none() {
                 // Hand-supplied credentials: authenticate the way the provider prefers.
-                a.token_endpoint_auth_method = advertised
-                    .iter()
-                    .filter_map(|m| ClientAuthMethod::parse(m))
-                    .find(|m| m.uses_secret())
-                    .or(Some(ClientAuthMethod::ClientSecretBasic));
+                a.token_endpoint_auth_method = Some(preferred_secret_method(&advertised));
             }
             a.client_id.is_none()
         }
         Some(AuthConfig::OauthClientCredentials(a)) => {
             if a.token_endpoint_auth_method.is_none() {
-                a.token_endpoint_auth_method = advertised
-                    .iter()
-                    .filter_map(|m| ClientAuthMethod::parse(m))
-                    .find(|m| m.uses_secret())
-                    .or(Some(ClientAuthMethod::ClientSecretBasic));
+                a.token_endpoint_auth_method = Some(preferred_secret_method(&advertised));
             }
             false
         }
@@ -151,6 +143,16 @@ pub async fn provision(
         discovery: Some(discovery),
         provider,
     })
+}
+
+/// The first secret-bearing method the provider advertises (`client_secret_basic` when it
+/// advertises none: RFC 8414's default).
+fn preferred_secret_method(advertised: &[String]) -> ClientAuthMethod {
+    advertised
+        .iter()
+        .filter_map(|m| ClientAuthMethod::parse(m))
+        .find(|m| m.uses_secret())
+        .unwrap_or(ClientAuthMethod::ClientSecretBasic)
 }
 
 async fn register_client(

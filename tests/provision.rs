@@ -1,0 +1,206 @@
+//! Provisioning (the control plane's create/update) over the replay adapter: validation
+//! before any request, discovery, hydration, DCR and its outcomes.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::replay::Replay;
+use futures_executor::block_on;
+use mcp_authlink::auth_mode::ClientAuthMethod;
+use mcp_authlink::config::AuthConfig;
+use mcp_authlink::provision::{provision, ProvisionError, ProvisionOptions, Provisioned};
+use mcp_authlink::registration::RegistrationFailure;
+use mcp_authlink::target::TargetPolicy;
+use serde_json::{json, Value};
+
+const CALLBACK: &str = "https://authlink.example/service/mcp/consent/callback";
+
+/// The Linear fixture (PRM via challenge, AS with DCR), plus a programmable registration answer.
+fn linear(registration: Option<Value>) -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/discovery/linear-prm-via-challenge.json"
+    );
+    let mut fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    if let Some(answer) = registration {
+        let routes = fixture["routes"].as_array_mut().unwrap();
+        routes.insert(0, json!({"method": "POST", "url": "https://mcp.linear.app/register", "status": 201, "json": answer}));
+    }
+    fixture
+}
+
+fn run(fixture: &Value, body: Value) -> (Result<Provisioned, ProvisionError>, Replay) {
+    let replay = Replay::new(fixture);
+    let options = ProvisionOptions {
+        policy: TargetPolicy::SERVER,
+        callback_url: CALLBACK,
+        timeout_ms: 1000,
+    };
+    let result = block_on(provision(&body, &replay, &options));
+    (result, replay)
+}
+
+fn body(auth: Value) -> Value {
+    json!({"name": "linear", "config": {"endpoint": "https://mcp.linear.app/mcp", "auth": auth}})
+}
+
+#[test]
+fn an_invalid_body_is_refused_before_any_request() {
+    let (result, replay) = run(
+        &linear(None),
+        json!({"name": "", "config": {"server_url": "http://x"}}),
+    );
+    let Err(ProvisionError::Invalid(errors)) = result else {
+        panic!("expected Invalid")
+    };
+    assert!(errors.iter().any(|e| e.code.as_str() == "use_endpoint"));
+    assert!(replay.sent.borrow().is_empty());
+}
+
+#[test]
+fn a_private_endpoint_is_refused_under_the_server_policy() {
+    let (result, replay) = run(
+        &linear(None),
+        json!({"name": "x", "config": {"endpoint": "https://169.254.169.254/latest"}}),
+    );
+    assert!(
+        matches!(result, Err(ProvisionError::Invalid(_))),
+        "{result:?}"
+    );
+    assert!(replay.sent.borrow().is_empty());
+}
+
+#[test]
+fn token_servers_are_not_discovered() {
+    let (result, replay) = run(
+        &linear(None),
+        body(json!({"type": "token", "auth_token": "sk-1"})),
+    );
+    let p = result.unwrap();
+    assert!(p.discovery.is_none());
+    assert!(replay.sent.borrow().is_empty());
+}
+
+#[test]
+fn missing_auth_on_a_protected_server_is_auth_required() {
+    let (result, _) = run(
+        &linear(None),
+        json!({"name": "x", "config": {"endpoint": "https://mcp.linear.app/mcp"}}),
+    );
+    let Err(ProvisionError::AuthRequired(d)) = result else {
+        panic!("expected AuthRequired")
+    };
+    assert_eq!(
+        d.recommended_auth_mode.unwrap().as_str(),
+        "oauth_authorization_code_confidential_pkce"
+    );
+}
+
+#[test]
+fn confidential_dcr_hydrates_and_registers_with_the_callback_url() {
+    let answer = json!({"client_id": "c-1", "client_secret": "s-1", "token_endpoint_auth_method": "client_secret_basic"});
+    let (result, replay) = run(
+        &linear(Some(answer)),
+        body(json!({"type": "oauth_authorization_code_confidential_pkce"})),
+    );
+    let p = result.unwrap();
+    let Some(AuthConfig::OauthAuthorizationCodeConfidentialPkce(a)) = &p.body.config.auth else {
+        panic!()
+    };
+    assert_eq!(a.client_id.as_deref(), Some("c-1"));
+    assert_eq!(a.client_secret.as_ref().unwrap().expose(), "s-1");
+    assert_eq!(
+        a.token_endpoint_auth_method,
+        Some(ClientAuthMethod::ClientSecretBasic)
+    );
+    assert_eq!(
+        a.auth_url.as_deref(),
+        Some("https://mcp.linear.app/authorize")
+    );
+    assert_eq!(a.token_url.as_deref(), Some("https://mcp.linear.app/token"));
+    assert_eq!(a.resource.as_deref(), Some("https://mcp.linear.app/mcp"));
+    assert_eq!(p.provider.issuer.as_deref(), Some("https://mcp.linear.app"));
+    let sent = replay.sent.borrow();
+    let reg = sent
+        .iter()
+        .find(|r| r.url == "https://mcp.linear.app/register")
+        .unwrap();
+    let sent_body: Value = serde_json::from_str(reg.body.as_deref().unwrap()).unwrap();
+    assert_eq!(sent_body["redirect_uris"], json!([CALLBACK]));
+    assert_eq!(
+        sent_body["token_endpoint_auth_method"],
+        "client_secret_basic"
+    );
+    assert!(sent_body.get("resource").is_none());
+}
+
+#[test]
+fn a_provider_that_issues_no_secret_turns_the_server_public() {
+    let answer = json!({"client_id": "c-pub", "token_endpoint_auth_method": "none"});
+    let (result, _) = run(
+        &linear(Some(answer)),
+        body(json!({"type": "oauth_authorization_code_confidential_pkce"})),
+    );
+    let p = result.unwrap();
+    let Some(AuthConfig::OauthAuthorizationCodePublicPkce(a)) = &p.body.config.auth else {
+        panic!("expected a public client: {:?}", p.body.config.auth)
+    };
+    assert_eq!(a.client_id.as_deref(), Some("c-pub"));
+}
+
+#[test]
+fn no_registration_endpoint_means_credentials_by_hand() {
+    let mut fixture = linear(None);
+    for r in fixture["routes"].as_array_mut().unwrap() {
+        if let Some(j) = r.get_mut("json").and_then(Value::as_object_mut) {
+            j.remove("registration_endpoint");
+        }
+    }
+    let (result, _) = run(
+        &fixture,
+        body(json!({"type": "oauth_authorization_code_public_pkce"})),
+    );
+    assert!(
+        matches!(
+            result,
+            Err(ProvisionError::Registration(
+                RegistrationFailure::Unavailable
+            ))
+        ),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn hand_supplied_credentials_get_the_providers_preferred_method() {
+    let mut fixture = linear(None);
+    for r in fixture["routes"].as_array_mut().unwrap() {
+        if let Some(j) = r.get_mut("json").and_then(Value::as_object_mut) {
+            if j.contains_key("token_endpoint_auth_methods_supported") {
+                j.insert(
+                    "token_endpoint_auth_methods_supported".into(),
+                    json!(["none", "client_secret_post"]),
+                );
+            }
+        }
+    }
+    let auth = json!({"type": "oauth_authorization_code_confidential_pkce", "client_id": "mine", "client_secret": "s"});
+    let (result, replay) = run(&fixture, body(auth));
+    let p = result.unwrap();
+    let Some(AuthConfig::OauthAuthorizationCodeConfidentialPkce(a)) = &p.body.config.auth else {
+        panic!()
+    };
+    assert_eq!(
+        a.token_endpoint_auth_method,
+        Some(ClientAuthMethod::ClientSecretPost)
+    );
+    assert!(
+        !replay
+            .sent
+            .borrow()
+            .iter()
+            .any(|r| r.url.ends_with("/register")),
+        "no DCR with credentials given"
+    );
+}
