@@ -123,7 +123,7 @@ bench: tools-rust tools-node pkg
 
 # A longer run of the never-panics properties (default 512 cases each).
 fuzz-long:
-	PROPTEST_CASES=200000 cargo test --release --test never_panics
+	PROPTEST_CASES=200000 cargo test --release --test never_panics --test never_panics_metadata
 
 fmt:
 	cargo fmt
