@@ -11,7 +11,7 @@ use crate::config::{
     hydrate_server_config, require_hydrated, validate_server_config, AuthConfig, ConfigError,
     PublicPkceAuth, ServerConfigBody,
 };
-use crate::discovery::{discover, DiscoverOptions, DiscoveryResult};
+use crate::discovery::{discover, AsEvidence, DiscoverOptions, DiscoveryResult};
 use crate::error::Error;
 use crate::recommend::effective_auth_methods;
 use crate::registration::{register, RegistrationFailure, RegistrationRequest};
@@ -61,6 +61,9 @@ pub enum ProvisionError {
     Registration(RegistrationFailure),
     /// After hydration a required endpoint is still unknown.
     NotHydrated(Vec<ConfigError>, Box<DiscoveryResult>),
+    /// The config leaves endpoints or client registration to discovery, but discovery found
+    /// no usable authorization server (its message says why: rejected, unreachable, ...).
+    NoAuthorizationServer(Box<DiscoveryResult>),
 }
 
 pub struct ProvisionOptions<'a> {
@@ -113,6 +116,11 @@ pub async fn provision(
         });
     }
 
+    if discovery.evidence.authorization_server != AsEvidence::Usable
+        && leaves_endpoints_to_discovery(&body)
+    {
+        return Err(ProvisionError::NoAuthorizationServer(Box::new(discovery)));
+    }
     body.config = hydrate_server_config(&body.config, &discovery);
     let advertised = effective_auth_methods(&discovery);
     let needs_registration = match &mut body.config.auth {
@@ -143,6 +151,24 @@ pub async fn provision(
         discovery: Some(discovery),
         provider,
     })
+}
+
+/// Whether the config needs discovery to supply an endpoint or a registration endpoint.
+fn leaves_endpoints_to_discovery(body: &ServerConfigBody) -> bool {
+    match &body.config.auth {
+        Some(AuthConfig::OauthClientCredentials(a)) => a.token_url.is_none(),
+        Some(AuthConfig::OauthAuthorizationCodePublicPkce(a)) => {
+            a.token_url.is_none()
+                || a.auth_url.is_none()
+                || (a.client_id.is_none() && a.register_url.is_none())
+        }
+        Some(AuthConfig::OauthAuthorizationCodeConfidentialPkce(a)) => {
+            a.token_url.is_none()
+                || a.auth_url.is_none()
+                || (a.client_id.is_none() && a.register_url.is_none())
+        }
+        _ => false,
+    }
 }
 
 /// The first secret-bearing method the provider advertises (`client_secret_basic` when it

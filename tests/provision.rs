@@ -204,3 +204,29 @@ fn hand_supplied_credentials_get_the_providers_preferred_method() {
         "no DCR with credentials given"
     );
 }
+
+#[test]
+fn an_unusable_authorization_server_is_named_not_mistaken_for_missing_dcr() {
+    let mut fixture = linear(None);
+    for r in fixture["routes"].as_array_mut().unwrap() {
+        if r["url"] == "https://mcp.linear.app/.well-known/oauth-authorization-server" {
+            r["json"]["issuer"] = json!("https://someone-else.example");
+        }
+    }
+    let (result, _) = run(
+        &fixture,
+        body(json!({"type": "oauth_authorization_code_public_pkce"})),
+    );
+    let Err(ProvisionError::NoAuthorizationServer(d)) = result else {
+        panic!("{result:?}")
+    };
+    assert_eq!(
+        d.evidence.authorization_server,
+        mcp_authlink::discovery::AsEvidence::Rejected
+    );
+    // With everything given by hand, the same provider is fine.
+    let auth = json!({"type": "oauth_authorization_code_public_pkce", "client_id": "c",
+        "auth_url": "https://mcp.linear.app/authorize", "token_url": "https://mcp.linear.app/token"});
+    let (result, _) = run(&fixture, body(auth));
+    assert!(result.is_ok(), "{result:?}");
+}

@@ -167,6 +167,17 @@ fn provision_error(e: ProvisionError) -> ApiError {
         ProvisionError::Invalid(errors) => ApiError::invalid(&errors),
         ProvisionError::NotHydrated(errors, d) => ApiError::invalid(&errors).with("discovery_result", to_value(&d)),
         ProvisionError::Discovery(e) => discovery_error(e),
+        ProvisionError::NoAuthorizationServer(d) => ApiError::at(
+            502,
+            "authorization_server_unusable",
+            format!(
+                "Discovery found no usable authorization server for this config: {} Supply auth_url, token_url \
+                 and client credentials by hand, or fix the provider's metadata.",
+                d.message
+            ),
+            "config.auth",
+        )
+        .with("discovery_result", to_value(&d)),
         ProvisionError::AuthRequired(d) => ApiError::at(
             400,
             "auth_required",

@@ -141,11 +141,12 @@ test("authorization server metadata over 256 KiB: ignored with metadata_too_larg
   assert.equal(r.json.register_url, null);
 
   const before = await snapshot(w);
-  // Refused, though with registration_unavailable ("no registration endpoint"): the provider's
-  // metadata was unusable rather than lacking the endpoint (reported; the core's provisioning
-  // does not tell the two apart).
+  // Refused as what it is: no usable authorization server (not "no registration endpoint").
   const c = await create("huge-asm", { type: PUBLIC });
-  assert.equal(c.status, 400, c.text);
+  assert.equal(c.status, 502, c.text);
+  assert.equal(c.json.errors[0].code, "authorization_server_unusable");
+  assert.equal(c.json.errors[0].path, "config.auth");
+  assert.ok(c.json.discovery_result.warnings.some((x) => x.code === "metadata_too_large"));
   assert.deepEqual(await snapshot(w), before);
   assert.equal(s.proxy.seen("/reg").length, 0);
 });
