@@ -28,6 +28,7 @@ use serde_json::{Map, Value};
 use crate::auth_mode::{AuthMode, ClientAuthMethod};
 use crate::discovery::DiscoveryResult;
 use crate::secret::Secret;
+use crate::token::ClientAuth;
 
 pub use validate::validate_server_config;
 
@@ -138,7 +139,59 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// What an OAuth config uses at the token endpoint.
+#[derive(Debug, Clone)]
+pub struct TokenClient {
+    pub token_url: Option<String>,
+    /// `None` until the client is registered (or when a confidential config lacks its secret).
+    pub client: Option<ClientAuth>,
+    pub resource: Option<String>,
+    pub scopes: Vec<String>,
+}
+
 impl AuthConfig {
+    /// The token endpoint, client authentication, resource and scopes of an OAuth config;
+    /// `None` for `token`. A secret method defaults to `client_secret_basic` (RFC 8414).
+    pub fn token_client(&self) -> Option<TokenClient> {
+        let secret_method =
+            |m: Option<ClientAuthMethod>| m.unwrap_or(ClientAuthMethod::ClientSecretBasic);
+        Some(match self {
+            AuthConfig::Token(_) => return None,
+            AuthConfig::OauthClientCredentials(a) => TokenClient {
+                token_url: a.token_url.clone(),
+                client: Some(ClientAuth::confidential(
+                    a.client_id.clone(),
+                    a.client_secret.clone(),
+                    secret_method(a.token_endpoint_auth_method),
+                )),
+                resource: a.resource.clone(),
+                scopes: a.scopes.clone(),
+            },
+            AuthConfig::OauthAuthorizationCodePublicPkce(a) => TokenClient {
+                token_url: a.token_url.clone(),
+                client: a.client_id.clone().map(ClientAuth::public),
+                resource: a.resource.clone(),
+                scopes: a.scopes.clone(),
+            },
+            AuthConfig::OauthAuthorizationCodeConfidentialPkce(a) => TokenClient {
+                token_url: a.token_url.clone(),
+                client: a
+                    .client_id
+                    .clone()
+                    .zip(a.client_secret.clone())
+                    .map(|(id, secret)| {
+                        ClientAuth::confidential(
+                            id,
+                            secret,
+                            secret_method(a.token_endpoint_auth_method),
+                        )
+                    }),
+                resource: a.resource.clone(),
+                scopes: a.scopes.clone(),
+            },
+        })
+    }
+
     pub fn mode(&self) -> AuthMode {
         match self {
             AuthConfig::Token(_) => AuthMode::Token,

@@ -93,6 +93,19 @@ pub fn check_id(id: &str, field: &str) -> ApiResult<()> {
     }
 }
 
+/// 404 unless the server is attached to the agent.
+pub async fn require_attached(db: &D1Database, agent: &str, id: &str) -> ApiResult<()> {
+    if store::is_attached(db, agent, id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            404,
+            "not_found",
+            "This server is not attached to the agent.",
+        ))
+    }
+}
+
 pub async fn load(db: &D1Database, id: &str) -> ApiResult<ServerRow> {
     check_id(id, "id")?;
     store::get_server(db, id)

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use worker::{D1Database, Headers, Request, Response};
 
-use super::control::{check_id, load, open_config};
+use super::control::{check_id, load, open_config, require_attached};
 use super::http::{bearer, json_body, json_response, no_content, ApiError, ApiResult};
 use super::store::{self, PendingRow};
 use super::{now, rfc3339, Settings};
@@ -15,7 +15,7 @@ use crate::consent::{
     ConsentPage, PageStatus, PendingConsent, PENDING_TTL_SECS,
 };
 use crate::provision::Provider;
-use crate::token::{authorization_code_request, parse_token_response, ClientAuth};
+use crate::token::{authorization_code_request, parse_token_response};
 use crate::transport::Transport;
 use crate::{pkce, seal, ticket};
 
@@ -101,13 +101,7 @@ pub async fn connect(
         Some("0") => json!({}),
         _ => json_body(req).await.unwrap_or_else(|_| json!({})),
     };
-    if !store::is_attached(db, agent, id).await? {
-        return Err(ApiError::new(
-            404,
-            "not_found",
-            "This server is not attached to the agent.",
-        ));
-    }
+    require_attached(db, agent, id).await?;
     let row = load(db, id).await?;
     let return_origin = match body.get("return_origin") {
         None | Some(Value::Null) => None,
@@ -216,13 +210,7 @@ pub async fn disconnect(
     id: &str,
 ) -> ApiResult {
     check_id(id, "id")?;
-    if !store::is_attached(db, agent, id).await? {
-        return Err(ApiError::new(
-            404,
-            "not_found",
-            "This server is not attached to the agent.",
-        ));
-    }
+    require_attached(db, agent, id).await?;
     store::delete_connection(db, id, &claims.actor_id).await?;
     Ok(no_content())
 }
@@ -288,24 +276,8 @@ pub async fn callback(req: &Request, db: &D1Database, s: &Settings) -> ApiResult
         Err(e) => return error_page(&e, Some(&pending), name),
     };
     let config = open_config(&server, s)?;
-    let (token_url, client) = match config.auth {
-        Some(AuthConfig::OauthAuthorizationCodePublicPkce(a)) => {
-            (a.token_url, a.client_id.map(ClientAuth::public))
-        }
-        Some(AuthConfig::OauthAuthorizationCodeConfidentialPkce(a)) => (
-            a.token_url,
-            match (a.client_id, a.client_secret) {
-                (Some(id), Some(secret)) => Some(ClientAuth::confidential(
-                    id,
-                    secret,
-                    a.token_endpoint_auth_method
-                        .unwrap_or(crate::auth_mode::ClientAuthMethod::ClientSecretBasic),
-                )),
-                _ => None,
-            },
-        ),
-        _ => (None, None),
-    };
+    let tc = config.auth.as_ref().and_then(AuthConfig::token_client);
+    let (token_url, client) = tc.map(|t| (t.token_url, t.client)).unwrap_or((None, None));
     let (Some(token_url), Some(client)) = (token_url, client) else {
         return error_page(&CallbackError::Storage, Some(&pending), name);
     };

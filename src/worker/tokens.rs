@@ -7,16 +7,15 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use worker::{D1Database, Delay, Request};
 
-use super::control::{check_id, load, open_config};
+use super::control::{check_id, load, open_config, require_attached};
 use super::http::{json_body, json_response, ApiError, ApiResult};
 use super::store::{self, ConnectionRow};
 use super::{now, rfc3339, Settings};
-use crate::auth_mode::ClientAuthMethod;
-use crate::config::AuthConfig;
+use crate::config::{AuthConfig, TokenClient};
 use crate::seal;
 use crate::token::{
     client_credentials_request, parse_refresh_response, parse_token_response, refresh_request,
-    ClientAuth, TokenSet,
+    TokenSet,
 };
 use crate::transport::Transport;
 
@@ -89,13 +88,7 @@ pub async fn access_token(
         .to_owned();
     check_id(&actor, "actor_id")?;
     let row = load(db, id).await?;
-    if !store::is_attached(db, agent, id).await? {
-        return Err(ApiError::new(
-            404,
-            "not_found",
-            "This server is not attached to the agent.",
-        ));
-    }
+    require_attached(db, agent, id).await?;
     let config = open_config(&row, s)?;
     match config.auth {
         None => Err(ApiError::new(
@@ -114,15 +107,14 @@ pub async fn access_token(
                     return Ok(json_response(&token_json(&t), 200));
                 }
             }
-            let method = a
-                .token_endpoint_auth_method
-                .unwrap_or(ClientAuthMethod::ClientSecretBasic);
-            let client = ClientAuth::confidential(a.client_id, a.client_secret, method);
-            let token_url = a.token_url.ok_or_else(|| {
-                ApiError::new(409, "not_configured", "The config lacks token_url.")
-            })?;
+            let tc = AuthConfig::OauthClientCredentials(a)
+                .token_client()
+                .expect("an OAuth config");
+            let (Some(token_url), Some(client)) = (tc.token_url, tc.client) else {
+                return Err(not_configured("token_url"));
+            };
             let request =
-                client_credentials_request(&token_url, &client, &a.scopes, a.resource.as_deref())
+                client_credentials_request(&token_url, &client, &tc.scopes, tc.resource.as_deref())
                     .map_err(|e| ApiError::new(409, "not_configured", e.message))?;
             let response = s
                 .transport()
@@ -134,32 +126,22 @@ pub async fn access_token(
             Ok(json_response(&token_json(&t), 200))
         }
         Some(auth) => {
-            let client = match auth {
-                AuthConfig::OauthAuthorizationCodePublicPkce(a) => (
-                    a.token_url,
-                    a.client_id.map(ClientAuth::public),
-                    a.resource,
-                    a.scopes,
-                ),
-                AuthConfig::OauthAuthorizationCodeConfidentialPkce(a) => (
-                    a.token_url,
-                    a.client_id.zip(a.client_secret).map(|(i, sec)| {
-                        ClientAuth::confidential(
-                            i,
-                            sec,
-                            a.token_endpoint_auth_method
-                                .unwrap_or(ClientAuthMethod::ClientSecretBasic),
-                        )
-                    }),
-                    a.resource,
-                    a.scopes,
-                ),
-                _ => unreachable!("the other modes are handled above"),
-            };
-            let resource = client.2.unwrap_or_else(|| config.endpoint.clone());
-            user_token(db, s, id, &actor, client.0, client.1, &resource, &client.3).await
+            let tc = auth.token_client().expect("an OAuth config");
+            let resource = tc
+                .resource
+                .clone()
+                .unwrap_or_else(|| config.endpoint.clone());
+            user_token(db, s, id, &actor, &tc, &resource).await
         }
     }
+}
+
+fn not_configured(what: &str) -> ApiError {
+    ApiError::new(
+        409,
+        "not_configured",
+        format!("The server's config lacks {what}: update it."),
+    )
 }
 
 fn upstream(detail: &str) -> ApiError {
@@ -178,16 +160,13 @@ fn connection_expired() -> ApiError {
     ApiError::new(409, "connection_expired", "The connection expired (the provider refused the refresh token): the actor must connect again.")
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn user_token(
     db: &D1Database,
     s: &Settings,
     server_id: &str,
     actor: &str,
-    token_url: Option<String>,
-    client: Option<ClientAuth>,
+    tc: &TokenClient,
     resource: &str,
-    scopes: &[String],
 ) -> ApiResult {
     for attempt in 0..40 {
         let Some(conn) = store::get_connection(db, server_id, actor).await? else {
@@ -206,17 +185,7 @@ async fn user_token(
             return Err(connection_expired());
         };
         if store::lease_refresh(db, &conn, t, t + LEASE_SECS).await? {
-            return refresh(
-                db,
-                s,
-                &conn,
-                token_url.as_deref(),
-                client.as_ref(),
-                &refresh_token,
-                resource,
-                scopes,
-            )
-            .await;
+            return refresh(db, s, &conn, tc, &refresh_token, resource).await;
         }
         // Another caller is refreshing: wait for its new version.
         let _ = attempt;
@@ -229,18 +198,15 @@ async fn user_token(
     ))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn refresh(
     db: &D1Database,
     s: &Settings,
     conn: &ConnectionRow,
-    token_url: Option<&str>,
-    client: Option<&ClientAuth>,
+    tc: &TokenClient,
     refresh_token: &crate::secret::Secret,
     resource: &str,
-    scopes: &[String],
 ) -> ApiResult {
-    let (Some(token_url), Some(client)) = (token_url, client) else {
+    let (Some(token_url), Some(client)) = (tc.token_url.as_deref(), tc.client.as_ref()) else {
         store::release_lease(db, conn).await?;
         return Err(ApiError::new(
             409,
@@ -248,7 +214,7 @@ async fn refresh(
             "The config lacks token_url or client_id.",
         ));
     };
-    let request = match refresh_request(token_url, client, refresh_token, resource, scopes) {
+    let request = match refresh_request(token_url, client, refresh_token, resource, &tc.scopes) {
         Ok(r) => r,
         Err(e) => {
             store::release_lease(db, conn).await?;
