@@ -117,7 +117,7 @@ dev: tools-rust tools-worker tools-node worker
 dev-page: tools-rust tools-node pkg
 	PORT=$${PORT:-8788} $(NODE22) tests/dev/server.mjs
 
-bench: tools-rust tools-node pkg
+bench: tools-rust tools-node pkg worker
 	$(NODE22) bench/discovery.mjs
 	$(NODE22) bench/size.mjs
 

@@ -15,7 +15,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PKG = join(root, "node_modules", "mcp-authlink");
 const BUILD = join(root, "build");
 const OUT = join(BUILD, "bench-size.json");
-const BUDGET_GZIP = 120 * 1024; // bytes, gzip -9 total of the shipped files
+// bytes, gzip -9 of what runs: the JS files and each distinct wasm file once (the issue's
+// definition); types, package.json and the readme are listed but not counted against it.
+const BUDGET_GZIP = 120 * 1024;
 
 if (!existsSync(join(PKG, "package.json"))) {
   console.error("node_modules/mcp-authlink is missing: run `make pkg` first (`make bench` does).");
@@ -75,7 +77,7 @@ const tgzName =
 if (tgzName) tarball = { file: `build/${tgzName}`, bytes: statSync(join(BUILD, tgzName)).size };
 
 const kb = (n) => (n / 1024).toFixed(1);
-const pass = totals.all.gzip < BUDGET_GZIP;
+const pass = totals.runtime_js_wasm.gzip < BUDGET_GZIP;
 const lines = [];
 lines.push(`Package size: ${manifest.name}@${manifest.version} as shipped (node_modules/mcp-authlink = the unpacked tarball)`);
 lines.push("");
@@ -94,9 +96,27 @@ lines.push(
 lines.push("");
 lines.push(tarball ? `Tarball ${tarball.file}: ${tarball.bytes} bytes (${kb(tarball.bytes)} KB)` : "Tarball: none in build/");
 lines.push(
-  `Budget: total gzip -9 < ${BUDGET_GZIP / 1024} KB: ${pass ? "PASS" : "FAIL"} ` +
-    `(${kb(totals.all.gzip)} KB; JS + wasm alone ${kb(totals.runtime_js_wasm.gzip)} KB)`,
+  `Budget: JS + wasm gzip -9 < ${BUDGET_GZIP / 1024} KB: ${pass ? "PASS" : "FAIL"} ` +
+    `(${kb(totals.runtime_js_wasm.gzip)} KB; all shipped files ${kb(totals.all.gzip)} KB)`,
 );
+
+// The Worker (make worker): what `wrangler deploy` uploads, gzipped as Cloudflare counts it.
+const WORKER = join(BUILD, "worker");
+let worker = null;
+if (existsSync(join(WORKER, "index_bg.wasm"))) {
+  const files = ["index.js", "index_bg.wasm"].map((f) => {
+    const buf = readFileSync(join(WORKER, f));
+    return { file: `build/worker/${f}`, raw: buf.length, gzip: gz(buf) };
+  });
+  worker = { files, raw: files.reduce((a, f) => a + f.raw, 0), gzip: files.reduce((a, f) => a + f.gzip, 0) };
+  lines.push("");
+  lines.push("Worker (build/worker, as uploaded):");
+  lines.push("");
+  lines.push("| file | raw bytes | gzip -9 bytes | gzip KB |");
+  lines.push("|---|---:|---:|---:|");
+  for (const f of files) lines.push(`| ${f.file} | ${f.raw} | ${f.gzip} | ${kb(f.gzip)} |`);
+  lines.push(`| **Worker total** | ${worker.raw} | ${worker.gzip} | ${kb(worker.gzip)} |`);
+}
 if (listedMissing.length) {
   lines.push(`Note: listed in package.json "files" but not shipped: ${listedMissing.join(", ")}`);
 }
@@ -116,6 +136,7 @@ writeFileSync(
       budget_gzip_bytes: BUDGET_GZIP,
       pass,
       listed_but_not_shipped: listedMissing,
+      worker,
     },
     null,
     2,
