@@ -111,7 +111,9 @@ export async function discover(endpoint, options = {}) {
   try {
     const json = await raw.discover(
       endpoint,
-      JSON.stringify({ timeoutMs: timeoutMs === undefined ? undefined : Math.min(Math.ceil(timeoutMs), 2 ** 31), allowHttp: !!allowHttp, allowIssuerMismatch: !!allowIssuerMismatch }),
+      timeoutMs === undefined ? undefined : Math.min(Math.ceil(timeoutMs), 2 ** 31),
+      !!allowHttp,
+      !!allowIssuerMismatch,
       async (request) => JSON.stringify(await send(fetchImpl, JSON.parse(request), run.signal)),
       onStep ? (entry) => onStep(JSON.parse(entry)) : undefined,
     );

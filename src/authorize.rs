@@ -22,6 +22,50 @@ pub struct AuthorizationRequest {
     pub resource: String,
 }
 
+impl AuthorizationRequest {
+    /// Reads the parameters exactly as their `Deserialize` does (unknown fields refused,
+    /// `scopes` absent or `null` is empty, every other field required), with serde_json's
+    /// messages (see [`crate::transport`]'s `shape` for the rules). The npm package uses this
+    /// instead of serde's typed deserialization, which would make its wasm much larger.
+    pub fn from_json(v: &serde_json::Value) -> std::result::Result<Self, String> {
+        use crate::transport::shape::{option, string, strings, Fields};
+        const FIELDS: &[&str] = &[
+            "auth_url",
+            "client_id",
+            "redirect_uri",
+            "state",
+            "code_challenge",
+            "scopes",
+            "resource",
+        ];
+        let f = Fields::of(v, "AuthorizationRequest", FIELDS)?;
+        let mut got: [Option<String>; 7] = Default::default();
+        let mut scopes = Vec::new();
+        for &(k, v) in &f.entries {
+            match FIELDS.iter().position(|n| *n == k) {
+                Some(5) => scopes = option(v, strings)?.unwrap_or_default(),
+                Some(i) => got[i] = Some(string(v)?),
+                None => return Err(f.unknown(k)),
+            }
+        }
+        for (i, name) in FIELDS.iter().enumerate() {
+            f.require(name, i == 5 || got[i].is_some())?;
+        }
+        f.finish()?;
+        let [auth_url, client_id, redirect_uri, state, code_challenge, _, resource] =
+            got.map(Option::unwrap_or_default);
+        Ok(AuthorizationRequest {
+            auth_url,
+            client_id,
+            redirect_uri,
+            state,
+            code_challenge,
+            scopes,
+            resource,
+        })
+    }
+}
+
 /// The query parameters this module sets; an `auth_url` already carrying one is refused.
 pub const AUTHORIZATION_PARAMS: [&str; 8] = [
     "response_type",
@@ -380,5 +424,118 @@ mod tests {
         v["scope"] = "typo".into();
         let e = serde_json::from_value::<AuthorizationRequest>(v).unwrap_err();
         assert!(e.to_string().contains("unknown field `scope`"), "{e}");
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod reader_tests {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::transport::shape::testing::{json, samples, serde_reads};
+
+    const FIELDS: &[&str] = &[
+        "auth_url",
+        "client_id",
+        "redirect_uri",
+        "state",
+        "code_challenge",
+        "scopes",
+        "resource",
+        "scope",
+    ];
+
+    fn base() -> Value {
+        json!({
+            "auth_url": "https://auth.example.com/authorize",
+            "client_id": "c",
+            "redirect_uri": "https://w.example.com/cb",
+            "state": "s",
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "scopes": ["a", "b"],
+            "resource": "https://mcp.example.com/mcp",
+        })
+    }
+
+    fn same(v: &Value) {
+        assert_eq!(
+            AuthorizationRequest::from_json(v),
+            serde_reads::<AuthorizationRequest>(v),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn reads_the_api_shape_with_serdes_messages() {
+        let r = AuthorizationRequest::from_json(&base()).unwrap();
+        assert_eq!(r.scopes, ["a", "b"]);
+        let mut v = base();
+        v["scopes"] = Value::Null;
+        assert!(AuthorizationRequest::from_json(&v)
+            .unwrap()
+            .scopes
+            .is_empty());
+        v.as_object_mut().unwrap().remove("scopes");
+        assert!(AuthorizationRequest::from_json(&v)
+            .unwrap()
+            .scopes
+            .is_empty());
+        v["scope"] = "typo".into();
+        assert_eq!(
+            AuthorizationRequest::from_json(&v),
+            Err(
+                "unknown field `scope`, expected one of `auth_url`, `client_id`, \
+                 `redirect_uri`, `state`, `code_challenge`, `scopes`, `resource`"
+                    .into()
+            )
+        );
+        assert_eq!(
+            AuthorizationRequest::from_json(&json!({"auth_url": "nope"})),
+            Err("missing field `client_id`".into())
+        );
+        assert_eq!(
+            AuthorizationRequest::from_json(&Value::Null),
+            Err("invalid type: null, expected struct AuthorizationRequest".into())
+        );
+    }
+
+    #[test]
+    fn every_field_with_every_kind_of_value_reads_as_serde_does() {
+        same(&base());
+        for sample in samples(FIELDS) {
+            same(&sample);
+            for field in FIELDS {
+                let mut v = base();
+                v[*field] = sample.clone();
+                same(&v);
+                v.as_object_mut().unwrap().remove(*field);
+                same(&v);
+            }
+        }
+        let fields: Vec<Value> = FIELDS[..7].iter().map(|f| base()[*f].clone()).collect();
+        for n in 0..=8 {
+            let mut items: Vec<Value> = fields.iter().take(n).cloned().collect();
+            if n == 8 {
+                items.push(json!(1));
+            }
+            same(&Value::Array(items.clone()));
+            if n > 5 {
+                items[5] = Value::Null;
+                same(&Value::Array(items));
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn random_values_read_as_serde_does(v in json(FIELDS)) {
+            same(&v);
+            if let Value::Object(m) = &v {
+                let mut b = base();
+                b.as_object_mut().unwrap().extend(m.clone());
+                same(&b);
+            }
+        }
     }
 }

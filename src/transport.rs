@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Default bound on one request (discovery.md §1).
 pub const DEFAULT_TIMEOUT_MS: u32 = 8_000;
@@ -130,6 +131,30 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
+    /// Reads a response as serde's derive would (`status` required, the rest defaulted);
+    /// see [`shape`] for the rules.
+    pub fn from_json(v: &Value) -> shape::Read<HttpResponse> {
+        let f = shape::Fields::of(
+            v,
+            "HttpResponse",
+            &["status", "headers", "body", "body_too_large"],
+        )?;
+        let (mut status, mut r) = (None, HttpResponse::default());
+        for &(k, v) in &f.entries {
+            match k {
+                "status" => status = Some(shape::unsigned(v, u16::MAX.into(), "u16")? as u16),
+                "headers" => r.headers = shape::seq(v, header)?,
+                "body" => r.body = shape::string(v)?,
+                "body_too_large" => r.body_too_large = shape::boolean(v)?,
+                _ => {}
+            }
+        }
+        f.require("status", status.is_some())?;
+        f.finish()?;
+        r.status = status.unwrap_or_default();
+        Ok(r)
+    }
+
     pub fn new(status: u16) -> Self {
         HttpResponse {
             status,
@@ -211,6 +236,86 @@ impl TransportError {
     }
 }
 
+/// A `(name, value)` header: an array of exactly two strings.
+fn header(v: &Value) -> shape::Read<(String, String)> {
+    match v.as_array().map(Vec::as_slice) {
+        Some([n, v]) => Ok((shape::string(n)?, shape::string(v)?)),
+        Some([n]) => {
+            shape::string(n)?;
+            Err("invalid length 1, expected a tuple of size 2".into())
+        }
+        Some([]) => Err("invalid length 0, expected a tuple of size 2".into()),
+        Some([n, v, ..]) => {
+            shape::string(n)?;
+            shape::string(v)?;
+            Err("trailing characters".into())
+        }
+        None => Err(shape::invalid_type(v, "a tuple of size 2")),
+    }
+}
+
+impl TransportErrorKind {
+    pub const ALL: [TransportErrorKind; 4] = [
+        TransportErrorKind::Network,
+        TransportErrorKind::Timeout,
+        TransportErrorKind::Aborted,
+        TransportErrorKind::Blocked,
+    ];
+}
+
+impl TransportError {
+    /// Reads an error as serde's derive would (`kind` required, `message` defaulted); see
+    /// [`shape`] for the rules.
+    pub fn from_json(v: &Value) -> shape::Read<TransportError> {
+        let f = shape::Fields::of(v, "TransportError", &["kind", "message"])?;
+        let (mut kind, mut message) = (None, String::new());
+        for &(k, v) in &f.entries {
+            match k {
+                "kind" => kind = Some(shape::variant(v, &TransportErrorKind::ALL)?),
+                "message" => message = shape::string(v)?,
+                _ => {}
+            }
+        }
+        f.require("kind", kind.is_some())?;
+        f.finish()?;
+        Ok(TransportError {
+            kind: kind.unwrap_or(TransportErrorKind::Network),
+            message,
+        })
+    }
+}
+
+/// A fetch adapter's answer, `{"response": HttpResponse}` or `{"error": TransportError}`
+/// (a response wins when both are given); `None` when it is neither.
+pub fn adapter_answer(v: &Value) -> Option<Result<HttpResponse, TransportError>> {
+    let read = || -> shape::Read<_> {
+        let f = shape::Fields::of(v, "Answer", &["response", "error"])?;
+        let (mut response, mut error, mut seen) = (None, None, [false; 2]);
+        for &(k, v) in &f.entries {
+            match k {
+                "response" => {
+                    response = shape::option(v, HttpResponse::from_json)?;
+                    seen[0] = true;
+                }
+                "error" => {
+                    error = shape::option(v, TransportError::from_json)?;
+                    seen[1] = true;
+                }
+                _ => {}
+            }
+        }
+        f.require_in("response", seen[0], true)?;
+        f.require_in("error", seen[1], true)?;
+        f.finish()?;
+        Ok((response, error))
+    };
+    match read().ok()? {
+        (Some(r), _) => Some(Ok(r)),
+        (None, Some(e)) => Some(Err(e)),
+        (None, None) => None,
+    }
+}
+
 /// What an adapter's `send` returns.
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<HttpResponse, TransportError>> + 'a>>;
 
@@ -223,5 +328,422 @@ pub trait Transport {
     /// (no clock) reports 0.
     fn now_ms(&self) -> f64 {
         0.0
+    }
+}
+
+/// Reading a value that JavaScript handed in as JSON (the npm package's arguments and its
+/// fetch adapter's answers) into the core's types, without serde's typed deserialization: on
+/// wasm that machinery (and the float formatting its error messages need) is a large share of
+/// the module. The rules are serde's derive rules over a [`serde_json::Value`] (a struct is an
+/// object or an array of its fields in order, unknown fields are ignored unless refused, an
+/// absent `Option` is `None`), and the messages are serde_json's, without its `at line L
+/// column C` suffix. An object's fields are visited in key order, so when several are wrong,
+/// the one named is the first by key.
+pub(crate) mod shape {
+    use serde::Serialize;
+    use serde_json::Value;
+
+    pub type Read<T> = std::result::Result<T, String>;
+
+    /// serde_json's words for the value found (`invalid type: <this>, expected ...`).
+    pub fn unexpected(v: &Value) -> String {
+        match v {
+            Value::Null => "null".into(),
+            Value::Bool(b) => format!("boolean `{b}`"),
+            Value::Number(n) if n.is_f64() => format!("floating point `{n}`"),
+            Value::Number(n) => format!("integer `{n}`"),
+            Value::String(s) => format!("string {s:?}"),
+            Value::Array(_) => "sequence".into(),
+            Value::Object(_) => "map".into(),
+        }
+    }
+
+    pub fn invalid_type(v: &Value, expected: &str) -> String {
+        format!("invalid type: {}, expected {expected}", unexpected(v))
+    }
+
+    /// serde's list of alternatives: "`a`", "`a` or `b`", "one of `a`, `b`, `c`".
+    fn one_of(names: &[&str]) -> String {
+        let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        match quoted.len() {
+            1 | 2 => quoted.join(" or "),
+            _ => format!("one of {}", quoted.join(", ")),
+        }
+    }
+
+    pub fn boolean(v: &Value) -> Read<bool> {
+        v.as_bool().ok_or_else(|| invalid_type(v, "a boolean"))
+    }
+
+    pub fn string(v: &Value) -> Read<String> {
+        match v {
+            Value::String(s) => Ok(s.clone()),
+            _ => Err(invalid_type(v, "a string")),
+        }
+    }
+
+    /// An unsigned integer up to `max`; `expected` is serde's name for the type (`u16`).
+    pub fn unsigned(v: &Value, max: u64, expected: &str) -> Read<u64> {
+        match v.as_u64() {
+            Some(n) if n <= max => Ok(n),
+            _ if v.is_u64() || v.is_i64() => Err(format!(
+                "invalid value: {}, expected {expected}",
+                unexpected(v)
+            )),
+            _ => Err(invalid_type(v, expected)),
+        }
+    }
+
+    /// `null` is `None`, anything else is read by `read`.
+    pub fn option<T>(v: &Value, read: impl Fn(&Value) -> Read<T>) -> Read<Option<T>> {
+        match v {
+            Value::Null => Ok(None),
+            _ => read(v).map(Some),
+        }
+    }
+
+    pub fn seq<T>(v: &Value, read: fn(&Value) -> Read<T>) -> Read<Vec<T>> {
+        let Value::Array(items) = v else {
+            return Err(invalid_type(v, "a sequence"));
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            out.push(read(item)?);
+        }
+        Ok(out)
+    }
+
+    pub fn strings(v: &Value) -> Read<Vec<String>> {
+        seq(v, string)
+    }
+
+    /// A unit variant of `all`, named as its `Serialize` names it: a string, or an object
+    /// with that one key and a `null` value.
+    pub fn variant<T: Copy + Serialize>(v: &Value, all: &[T]) -> Read<T> {
+        let names: Vec<String> = all.iter().map(|t| name_of(t)).collect();
+        variant_index(v, &names).map(|i| all[i])
+    }
+
+    fn variant_index(v: &Value, names: &[String]) -> Read<usize> {
+        let (name, content) = match v {
+            Value::String(s) => (s.as_str(), None),
+            Value::Object(m) => match m.iter().next() {
+                Some((k, c)) => (k.as_str(), Some((c, m.len()))),
+                None => return Err("expected value".into()),
+            },
+            _ => return Err("expected value".into()),
+        };
+        let Some(i) = names.iter().position(|n| n == name) else {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            return Err(format!(
+                "unknown variant `{name}`, expected {}",
+                one_of(&names)
+            ));
+        };
+        match content {
+            Some((c, _)) if !c.is_null() => Err(invalid_type(c, "unit")),
+            Some((_, len)) if len > 1 => Err("expected value".into()),
+            _ => Ok(i),
+        }
+    }
+
+    /// The name a unit variant serializes to.
+    pub fn name_of<T: Serialize>(t: &T) -> String {
+        match serde_json::to_value(t) {
+            Ok(Value::String(s)) => s,
+            _ => String::new(),
+        }
+    }
+
+    /// A struct's fields as serde's derive visits them: an object's entries, or an array's
+    /// items paired with the field names in declaration order.
+    pub struct Fields<'a> {
+        pub entries: Vec<(&'a str, &'a Value)>,
+        name: &'static str,
+        fields: &'static [&'static str],
+        /// The array's length, when the struct came as an array.
+        seq_len: Option<usize>,
+    }
+
+    impl<'a> Fields<'a> {
+        /// `name` is the struct's name; `fields` its deserialized fields in order.
+        pub fn of(v: &'a Value, name: &'static str, fields: &'static [&'static str]) -> Read<Self> {
+            let (entries, seq_len) = match v {
+                Value::Object(m) => (m.iter().map(|(k, v)| (k.as_str(), v)).collect(), None),
+                Value::Array(items) => (
+                    fields.iter().copied().zip(items).collect(),
+                    Some(items.len()),
+                ),
+                _ => return Err(invalid_type(v, &format!("struct {name}"))),
+            };
+            Ok(Fields {
+                entries,
+                name,
+                fields,
+                seq_len,
+            })
+        }
+
+        /// A key that is not a field, for a struct that refuses unknown fields.
+        pub fn unknown(&self, key: &str) -> String {
+            format!("unknown field `{key}`, expected {}", one_of(self.fields))
+        }
+
+        /// The error for a required field that was not given (`has` says whether it was).
+        pub fn require(&self, field: &str, has: bool) -> Read<()> {
+            self.require_in(field, has, false)
+        }
+
+        /// As [`Fields::require`]; an `Option` field without a default (`optional`) may be
+        /// absent from an object, but not from an array.
+        pub fn require_in(&self, field: &str, has: bool, optional: bool) -> Read<()> {
+            if has {
+                return Ok(());
+            }
+            let (name, count) = (self.name, self.fields.len());
+            match self.seq_len {
+                Some(_) => {
+                    let index = self.fields.iter().position(|f| *f == field).unwrap_or(0);
+                    Err(format!(
+                        "invalid length {index}, expected struct {name} with {count} elements"
+                    ))
+                }
+                None if optional => Ok(()),
+                None => Err(format!("missing field `{field}`")),
+            }
+        }
+
+        /// After the fields: an array longer than the struct is refused.
+        pub fn finish(&self) -> Read<()> {
+            match self.seq_len {
+                Some(n) if n > self.fields.len() => Err("trailing characters".into()),
+                _ => Ok(()),
+            }
+        }
+    }
+    /// For the tests of the readers: serde's own reading of the same value, and values to
+    /// compare them on.
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    pub mod testing {
+        use proptest::prelude::*;
+        use serde::de::DeserializeOwned;
+        use serde_json::Value;
+
+        /// What the derived `Deserialize` makes of `v` (its text has the keys in the order
+        /// the readers visit them), with serde_json's position suffix cut off.
+        pub fn serde_reads<T: DeserializeOwned>(v: &Value) -> Result<T, String> {
+            serde_json::from_str(&v.to_string()).map_err(|e| {
+                let m = e.to_string();
+                match m.rfind(" at line ") {
+                    Some(i) => m[..i].to_string(),
+                    None => m,
+                }
+            })
+        }
+
+        /// One of each kind of JSON value, for each field in turn.
+        pub fn samples(words: &[&str]) -> Vec<Value> {
+            use serde_json::json;
+            let mut out = vec![
+                json!(null),
+                json!(true),
+                json!(false),
+                json!(0),
+                json!(7),
+                json!(-1),
+                json!(65535),
+                json!(65536),
+                json!(4294967296u64),
+                json!(u64::MAX),
+                json!(i64::MIN),
+                json!(1.5),
+                json!(100.0),
+                json!(-0.0),
+                json!(1e300),
+                json!(""),
+                json!("x \"q\" \\ é\n"),
+                json!([]),
+                json!(["a", "b"]),
+                json!(["a", 1]),
+                json!([["content-type", "text/plain"]]),
+                json!([["a"]]),
+                json!([["a", "b", "c"]]),
+                json!([[1, "b"]]),
+                json!({}),
+                json!({"a": null, "b": null}),
+                json!([null]),
+            ];
+            for w in words {
+                out.push(json!(w));
+                out.push(json!({ *w: null }));
+                out.push(json!({ *w: 1 }));
+                out.push(json!([w]));
+            }
+            out
+        }
+
+        /// Random JSON built from `words` (as keys, strings and variant names) and edge values.
+        pub fn json(words: &'static [&'static str]) -> impl Strategy<Value = Value> {
+            let number = prop_oneof![
+                prop_oneof![
+                    Just(0i64),
+                    Just(-1),
+                    Just(65535),
+                    Just(65536),
+                    Just(4294967296)
+                ]
+                .prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                Just(Value::from(u64::MAX)),
+                prop_oneof![Just(1.5f64), Just(100.0), Just(-0.0), Just(2.5e-8)]
+                    .prop_map(Value::from),
+            ];
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                number,
+                proptest::sample::select(words).prop_map(Value::from),
+                "[a-z\"\\\\é]{0,4}".prop_map(Value::from),
+            ];
+            leaf.prop_recursive(3, 32, 6, move |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    proptest::collection::btree_map(
+                        proptest::sample::select(words).prop_map(String::from),
+                        inner,
+                        0..7,
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod reader_tests {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::shape::testing::{json, samples, serde_reads};
+    use super::*;
+
+    const WORDS: &[&str] = &[
+        "status",
+        "headers",
+        "body",
+        "body_too_large",
+        "kind",
+        "message",
+        "response",
+        "error",
+        "network",
+        "timeout",
+        "aborted",
+        "blocked",
+        "other",
+    ];
+
+    /// The adapter's answer as serde's derive read it before the hand-written reader.
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        response: Option<HttpResponse>,
+        error: Option<TransportError>,
+    }
+
+    fn answer_via_serde(v: &Value) -> Option<Result<HttpResponse, TransportError>> {
+        match serde_reads::<Answer>(v) {
+            Ok(Answer {
+                response: Some(r), ..
+            }) => Some(Ok(r)),
+            Ok(Answer { error: Some(e), .. }) => Some(Err(e)),
+            _ => None,
+        }
+    }
+
+    fn same(v: &Value) {
+        assert_eq!(
+            HttpResponse::from_json(v),
+            serde_reads::<HttpResponse>(v),
+            "{v}"
+        );
+        assert_eq!(
+            TransportError::from_json(v),
+            serde_reads::<TransportError>(v),
+            "{v}"
+        );
+        assert_eq!(adapter_answer(v), answer_via_serde(v), "{v}");
+    }
+
+    #[test]
+    fn reads_what_the_fetch_adapter_sends() {
+        let r = json!({"response": {"status": 200, "headers": [["content-type", "application/json"], ["x", ""]], "body": "{}", "body_too_large": false}});
+        let mut want = HttpResponse::new(200);
+        want.headers = vec![
+            ("content-type".into(), "application/json".into()),
+            ("x".into(), String::new()),
+        ];
+        want.body = "{}".into();
+        assert_eq!(adapter_answer(&r), Some(Ok(want)));
+        let e = json!({"error": {"kind": "timeout", "message": "no answer within 5 ms"}});
+        assert_eq!(
+            adapter_answer(&e),
+            Some(Err(TransportError::new(
+                TransportErrorKind::Timeout,
+                "no answer within 5 ms"
+            )))
+        );
+        assert_eq!(adapter_answer(&json!({})), None);
+        assert_eq!(
+            adapter_answer(&json!({"response": {"status": 70000}})),
+            None
+        );
+        assert_eq!(
+            HttpResponse::from_json(&json!({"status": 1.5})),
+            Err("invalid type: floating point `1.5`, expected u16".into())
+        );
+        assert_eq!(
+            TransportError::from_json(&json!({"kind": "lost"})),
+            Err(
+                "unknown variant `lost`, expected one of `network`, `timeout`, `aborted`, `blocked`"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn every_field_with_every_kind_of_value_reads_as_serde_does() {
+        let base = json!({"status": 200, "headers": [["a", "b"]], "body": "x", "body_too_large": true, "kind": "network", "message": "m"});
+        for field in WORDS {
+            for sample in samples(WORDS) {
+                let mut v = base.clone();
+                v[*field] = sample.clone();
+                same(&v);
+                same(&json!({ "response": v.clone() }));
+                same(&json!({ "error": v.clone(), "response": null }));
+                same(&sample);
+            }
+        }
+        for n in 0..6 {
+            let fields = [
+                json!(200),
+                json!([]),
+                json!(""),
+                json!(false),
+                json!(1),
+                json!(2),
+            ];
+            same(&Value::Array(fields[..n].to_vec()));
+            same(&json!([null, fields[..n].to_vec()]));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn random_values_read_as_serde_does(v in json(WORDS)) {
+            same(&v);
+            same(&json!({ "response": v.clone() }));
+            same(&json!({ "error": v }));
+        }
     }
 }

@@ -9,11 +9,12 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
+use crate::authorize::AuthorizationRequest;
 use crate::discovery::{self, DiscoverOptions, DiscoveryResult, TraceEntry};
 use crate::error::{Error, ErrorCode};
 use crate::target::TargetPolicy;
 use crate::transport::{
-    HttpRequest, HttpResponse, SendFuture, Transport, TransportError, TransportErrorKind,
+    adapter_answer, HttpRequest, SendFuture, Transport, TransportError, TransportErrorKind,
 };
 
 fn ok<T: Serialize>(value: &T) -> String {
@@ -31,13 +32,25 @@ fn envelope<T: Serialize>(r: Result<T, Error>) -> String {
     }
 }
 
-fn parse_arg<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T, Error> {
-    serde_json::from_str(json).map_err(|e| {
-        Error::new(
-            ErrorCode::InvalidArgument,
-            format!("{what} has the wrong shape: {e}"),
-        )
-    })
+fn wrong_shape(what: &str, problem: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorCode::InvalidArgument,
+        format!("{what} has the wrong shape: {problem}"),
+    )
+}
+
+fn parse_json(json: &str, what: &str) -> Result<Value, Error> {
+    serde_json::from_str(json).map_err(|e| wrong_shape(what, e))
+}
+
+/// Parses a JSON argument and reads it with a hand-written reader (`from_json`): serde's
+/// typed deserialization would make the module much larger.
+fn parse_arg<T>(
+    json: &str,
+    what: &str,
+    read: fn(&Value) -> std::result::Result<T, String>,
+) -> Result<T, Error> {
+    read(&parse_json(json, what)?).map_err(|m| wrong_shape(what, m))
 }
 
 /// A `Transport` over a JavaScript function `send(requestJson) -> Promise<string>` that
@@ -51,30 +64,22 @@ impl Transport for JsTransport {
         let json = serde_json::to_string(&request).unwrap_or_default();
         let call = self.send.call1(&JsValue::NULL, &JsValue::from_str(&json));
         Box::pin(async move {
-            let fail = |m: String| TransportError::new(TransportErrorKind::Network, m);
+            // The package's fetch adapter answers every request with a JSON string and never
+            // throws or rejects.
+            let fail = |m: &str| TransportError::new(TransportErrorKind::Network, m);
             let promise: Promise = call
-                .map_err(|e| fail(format!("{e:?}")))?
+                .map_err(|_| fail("the fetch adapter threw"))?
                 .dyn_into()
-                .map_err(|_| fail("send did not return a Promise".into()))?;
+                .map_err(|_| fail("send did not return a Promise"))?;
             let text = JsFuture::from(promise)
                 .await
-                .map_err(|e| fail(format!("{e:?}")))?
+                .map_err(|_| fail("the fetch adapter failed"))?
                 .as_string()
                 .unwrap_or_default();
-            #[derive(serde::Deserialize)]
-            struct Answer {
-                response: Option<HttpResponse>,
-                error: Option<TransportError>,
-            }
-            match serde_json::from_str::<Answer>(&text) {
-                Ok(Answer {
-                    response: Some(r), ..
-                }) => Ok(r),
-                Ok(Answer { error: Some(e), .. }) => Err(e),
-                _ => Err(fail(
-                    "the fetch adapter answered with an unreadable value".into(),
-                )),
-            }
+            serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| adapter_answer(&v))
+                .unwrap_or_else(|| Err(fail("the fetch adapter answered with an unreadable value")))
         })
     }
 
@@ -83,26 +88,20 @@ impl Transport for JsTransport {
     }
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct JsDiscoverOptions {
-    timeout_ms: Option<u32>,
-    allow_http: bool,
-    allow_issuer_mismatch: bool,
-}
-
-/// `discover(endpoint, optionsJson, send, onStep)`: resolves to a JSON envelope string.
+/// `discover(endpoint, timeoutMs, allowHttp, allowIssuerMismatch, send, onStep)`: resolves to
+/// a JSON envelope string.
 #[wasm_bindgen(js_name = discover)]
 pub fn discover_js(
     endpoint: String,
-    options_json: String,
+    timeout_ms: Option<u32>,
+    allow_http: bool,
+    allow_issuer_mismatch: bool,
     send: Function,
     on_step: Option<Function>,
 ) -> Promise {
     future_to_promise(async move {
         let run = async {
-            let opts: JsDiscoverOptions = parse_arg(&options_json, "options")?;
-            let timeout_ms = match opts.timeout_ms {
+            let timeout_ms = match timeout_ms {
                 None => crate::transport::DEFAULT_TIMEOUT_MS,
                 Some(t) if t >= 1 => t,
                 Some(_) => {
@@ -122,8 +121,8 @@ pub fn discover_js(
             });
             let options = DiscoverOptions {
                 timeout_ms,
-                policy: TargetPolicy::client(opts.allow_http),
-                allow_issuer_mismatch: opts.allow_issuer_mismatch,
+                policy: TargetPolicy::client(allow_http),
+                allow_issuer_mismatch,
                 speculate: true,
                 on_step: step.as_ref().map(|f| f as &dyn Fn(&TraceEntry)),
             };
@@ -141,7 +140,7 @@ pub fn parse_www_authenticate_js(header: String) -> String {
 #[wasm_bindgen(js_name = recommendAuthMode)]
 pub fn recommend_auth_mode_js(result_json: String) -> String {
     envelope(
-        parse_arg::<DiscoveryResult>(&result_json, "result")
+        parse_arg(&result_json, "result", DiscoveryResult::from_json)
             .map(|r| crate::recommend::recommend(&r)),
     )
 }
@@ -164,9 +163,10 @@ pub fn generate_state_js() -> String {
 #[wasm_bindgen(js_name = buildAuthorizationUrl)]
 pub fn build_authorization_url_js(params_json: String) -> String {
     envelope(
-        parse_arg::<crate::authorize::AuthorizationRequest>(
+        parse_arg(
             &params_json,
             "buildAuthorizationUrl's params",
+            AuthorizationRequest::from_json,
         )
         .and_then(|p| crate::authorize::build_authorization_url(&p)),
     )
@@ -188,8 +188,8 @@ pub fn validate_server_config_js(input_json: String) -> String {
 #[wasm_bindgen(js_name = hydrateServerConfig)]
 pub fn hydrate_server_config_js(config_json: String, discovery_json: String) -> String {
     envelope((|| {
-        let config: Value = parse_arg(&config_json, "config")?;
-        let discovery: DiscoveryResult = parse_arg(&discovery_json, "discovery")?;
+        let config = parse_json(&config_json, "config")?;
+        let discovery = parse_arg(&discovery_json, "discovery", DiscoveryResult::from_json)?;
         let body = serde_json::json!({ "name": "hydrate", "config": config });
         let valid = crate::config::validate_server_config(&body, TargetPolicy::CLIENT).map_err(
             |errors| {
@@ -213,7 +213,7 @@ pub fn hydrate_server_config_js(config_json: String, discovery_json: String) -> 
 #[wasm_bindgen(js_name = registrationMethods)]
 pub fn registration_methods_js(discovery_json: String) -> String {
     envelope(
-        parse_arg::<DiscoveryResult>(&discovery_json, "discovery").map(|d| {
+        parse_arg(&discovery_json, "discovery", DiscoveryResult::from_json).map(|d| {
             match d.recommended_auth_mode {
                 Some(mode) => crate::registration::registration_methods(
                     mode,

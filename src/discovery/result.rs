@@ -1,9 +1,11 @@
 //! The DiscoveryResult (discovery.md §5): what discovery learned about one endpoint.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::auth_mode::AuthMode;
-use crate::warning::Warning;
+use crate::transport::shape::{self, Fields, Read};
+use crate::warning::{Warning, WarningCode};
 
 /// Whether protected resource metadata was found (`evidence.prm`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -115,4 +117,347 @@ pub struct DiscoveryResult {
     /// any trace (or none).
     #[serde(default, skip_deserializing)]
     pub trace: Vec<TraceEntry>,
+}
+
+impl PrmEvidence {
+    pub const ALL: [PrmEvidence; 3] = [
+        PrmEvidence::Usable,
+        PrmEvidence::Unusable,
+        PrmEvidence::None,
+    ];
+}
+
+impl AsEvidence {
+    pub const ALL: [AsEvidence; 4] = [
+        AsEvidence::Usable,
+        AsEvidence::Rejected,
+        AsEvidence::Unreachable,
+        AsEvidence::None,
+    ];
+}
+
+/// Every warning code (the test `warning_codes_are_all_listed` keeps the list whole).
+const WARNING_CODES: [WarningCode; 15] = [
+    WarningCode::ChallengeOnSuccess,
+    WarningCode::Redirected,
+    WarningCode::Inconclusive,
+    WarningCode::EndpointNotFound,
+    WarningCode::MalformedChallenge,
+    WarningCode::DuplicateParam,
+    WarningCode::NetworkError,
+    WarningCode::MetadataInvalid,
+    WarningCode::MetadataTooLarge,
+    WarningCode::ResourceMismatch,
+    WarningCode::AuthorizationServerIsMetadataUrl,
+    WarningCode::IssuerMismatch,
+    WarningCode::IssuerTrailingSlash,
+    WarningCode::PkceNotAdvertised,
+    WarningCode::UnsupportedClientAuth,
+];
+
+fn auth_mode(v: &Value) -> Read<AuthMode> {
+    shape::variant(v, &AuthMode::ALL)
+}
+
+fn evidence(v: &Value) -> Read<Evidence> {
+    let f = Fields::of(v, "Evidence", &["prm", "authorization_server"])?;
+    let mut e = Evidence::default();
+    for &(k, v) in &f.entries {
+        match k {
+            "prm" => e.prm = shape::variant(v, &PrmEvidence::ALL)?,
+            "authorization_server" => e.authorization_server = shape::variant(v, &AsEvidence::ALL)?,
+            _ => {}
+        }
+    }
+    f.finish()?;
+    Ok(e)
+}
+
+fn warning(v: &Value) -> Read<Warning> {
+    let f = Fields::of(v, "Warning", &["code", "message", "url", "status"])?;
+    let (mut code, mut message) = (None, None);
+    let mut w = Warning::new(WarningCode::Inconclusive, "");
+    for &(k, v) in &f.entries {
+        match k {
+            "code" => code = Some(shape::variant(v, &WARNING_CODES)?),
+            "message" => message = Some(shape::string(v)?),
+            "url" => w.url = shape::option(v, shape::string)?,
+            "status" => {
+                w.status = shape::option(v, |v| shape::unsigned(v, u16::MAX.into(), "u16"))?
+                    .map(|n| n as u16)
+            }
+            _ => {}
+        }
+    }
+    f.require("code", code.is_some())?;
+    f.require("message", message.is_some())?;
+    f.finish()?;
+    w.code = code.unwrap_or(w.code);
+    w.message = message.unwrap_or_default();
+    Ok(w)
+}
+
+impl DiscoveryResult {
+    /// Reads a result handed back in (`recommendAuthMode`, hydration, registration methods)
+    /// exactly as its `Deserialize` does: every field defaulted, unknown fields and `trace`
+    /// ignored, a field of the wrong type refused with serde_json's message (see
+    /// [`crate::transport`]'s `shape` for the rules). The npm package uses this instead of
+    /// serde's typed deserialization, which would make its wasm much larger.
+    pub fn from_json(v: &Value) -> Result<DiscoveryResult, String> {
+        let f = Fields::of(
+            v,
+            "DiscoveryResult",
+            &[
+                "requires_auth",
+                "recommended_auth_mode",
+                "auth_url",
+                "token_url",
+                "register_url",
+                "resource_metadata_url",
+                "resource",
+                "scopes",
+                "token_endpoint_auth_methods_supported",
+                "authorization_servers",
+                "message",
+                "issuer",
+                "pkce_s256_supported",
+                "client_id_metadata_document_supported",
+                "grant_types_supported",
+                "authorization_response_iss_parameter_supported",
+                "evidence",
+                "warnings",
+            ],
+        )?;
+        let mut r = DiscoveryResult::default();
+        let url = |v: &Value| shape::option(v, shape::string);
+        for &(k, v) in &f.entries {
+            match k {
+                "requires_auth" => r.requires_auth = shape::boolean(v)?,
+                "recommended_auth_mode" => r.recommended_auth_mode = shape::option(v, auth_mode)?,
+                "auth_url" => r.auth_url = url(v)?,
+                "token_url" => r.token_url = url(v)?,
+                "register_url" => r.register_url = url(v)?,
+                "resource_metadata_url" => r.resource_metadata_url = url(v)?,
+                "resource" => r.resource = url(v)?,
+                "scopes" => r.scopes = shape::strings(v)?,
+                "token_endpoint_auth_methods_supported" => {
+                    r.token_endpoint_auth_methods_supported = shape::strings(v)?
+                }
+                "authorization_servers" => r.authorization_servers = shape::strings(v)?,
+                "message" => r.message = shape::string(v)?,
+                "issuer" => r.issuer = url(v)?,
+                "pkce_s256_supported" => r.pkce_s256_supported = shape::option(v, shape::boolean)?,
+                "client_id_metadata_document_supported" => {
+                    r.client_id_metadata_document_supported = shape::boolean(v)?
+                }
+                "grant_types_supported" => r.grant_types_supported = shape::strings(v)?,
+                "authorization_response_iss_parameter_supported" => {
+                    r.authorization_response_iss_parameter_supported = shape::boolean(v)?
+                }
+                "evidence" => r.evidence = evidence(v)?,
+                "warnings" => r.warnings = shape::seq(v, warning)?,
+                _ => {}
+            }
+        }
+        f.finish()?;
+        Ok(r)
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::transport::shape::testing::{json, samples, serde_reads};
+
+    const FIELDS: &[&str] = &[
+        "requires_auth",
+        "recommended_auth_mode",
+        "auth_url",
+        "token_url",
+        "register_url",
+        "resource_metadata_url",
+        "resource",
+        "scopes",
+        "token_endpoint_auth_methods_supported",
+        "authorization_servers",
+        "message",
+        "issuer",
+        "pkce_s256_supported",
+        "client_id_metadata_document_supported",
+        "grant_types_supported",
+        "authorization_response_iss_parameter_supported",
+        "evidence",
+        "warnings",
+        "trace",
+        "prm",
+        "authorization_server",
+        "code",
+        "url",
+        "status",
+        "other",
+        "token",
+        "usable",
+        "rejected",
+        "none",
+        "issuer_mismatch",
+        "oauth_client_credentials",
+    ];
+
+    fn full() -> DiscoveryResult {
+        DiscoveryResult {
+            requires_auth: true,
+            recommended_auth_mode: Some(AuthMode::OauthAuthorizationCodeConfidentialPkce),
+            auth_url: Some("https://as.example/authorize".into()),
+            token_url: Some("https://as.example/token".into()),
+            register_url: Some("https://as.example/register".into()),
+            resource_metadata_url: Some(
+                "https://mcp.example/.well-known/oauth-protected-resource".into(),
+            ),
+            resource: Some("https://mcp.example/mcp".into()),
+            scopes: vec!["mcp:read".into()],
+            token_endpoint_auth_methods_supported: vec!["client_secret_basic".into()],
+            authorization_servers: vec!["https://as.example".into()],
+            message: "m".into(),
+            issuer: Some("https://as.example".into()),
+            pkce_s256_supported: Some(true),
+            client_id_metadata_document_supported: true,
+            grant_types_supported: vec!["authorization_code".into()],
+            authorization_response_iss_parameter_supported: true,
+            evidence: Evidence {
+                prm: PrmEvidence::Usable,
+                authorization_server: AsEvidence::Rejected,
+            },
+            warnings: vec![Warning::new(WarningCode::IssuerMismatch, "w")
+                .with_url("https://as.example")
+                .with_status(200)],
+            trace: vec![TraceEntry {
+                method: "GET".into(),
+                url: "https://mcp.example/mcp".into(),
+                status: Some(401),
+                ms: 3,
+                outcome: Outcome::Used,
+            }],
+        }
+    }
+
+    fn same(v: &Value) {
+        assert_eq!(
+            DiscoveryResult::from_json(v),
+            serde_reads::<DiscoveryResult>(v),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn reads_a_result_back() {
+        let mut want = full();
+        let v = serde_json::to_value(&want).unwrap();
+        want.trace.clear();
+        assert_eq!(DiscoveryResult::from_json(&v), Ok(want));
+        assert_eq!(
+            DiscoveryResult::from_json(&json!({})),
+            Ok(DiscoveryResult::default())
+        );
+        assert_eq!(
+            DiscoveryResult::from_json(&json!({"requires_auth": "yes"})),
+            Err("invalid type: string \"yes\", expected a boolean".into())
+        );
+        assert_eq!(
+            DiscoveryResult::from_json(&json!(null)),
+            Err("invalid type: null, expected struct DiscoveryResult".into())
+        );
+        assert_eq!(
+            DiscoveryResult::from_json(&json!({"recommended_auth_mode": "magic"})),
+            Err(
+                "unknown variant `magic`, expected one of \
+                 `oauth_authorization_code_public_pkce`, \
+                 `oauth_authorization_code_confidential_pkce`, `oauth_client_credentials`, `token`"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn every_field_with_every_kind_of_value_reads_as_serde_does() {
+        let base = serde_json::to_value(full()).unwrap();
+        same(&base);
+        for sample in samples(FIELDS) {
+            same(&sample);
+            for field in FIELDS {
+                let mut v = base.clone();
+                v[*field] = sample.clone();
+                same(&v);
+                let mut v = base.clone();
+                v["evidence"][*field] = sample.clone();
+                same(&v);
+                let mut v = base.clone();
+                v["warnings"][0][*field] = sample.clone();
+                same(&v);
+            }
+        }
+        // As arrays of fields in order, short and long.
+        let fields: Vec<Value> = FIELDS[..18].iter().map(|f| base[*f].clone()).collect();
+        for n in 0..=fields.len() + 1 {
+            let mut items: Vec<Value> = fields.iter().take(n).cloned().collect();
+            if n > fields.len() {
+                items.push(json!(1));
+            }
+            same(&Value::Array(items));
+        }
+        for n in 0..6 {
+            let warning = [
+                json!("redirected"),
+                json!("m"),
+                json!(null),
+                json!(3),
+                json!(1),
+            ];
+            let v =
+                json!({ "warnings": [warning[..n].to_vec()], "evidence": warning[..n].to_vec() });
+            same(&v);
+        }
+    }
+
+    #[test]
+    fn warning_codes_are_all_listed() {
+        // Adding a variant breaks this match: add it to WARNING_CODES as well.
+        let index = |c: WarningCode| match c {
+            WarningCode::ChallengeOnSuccess => 0,
+            WarningCode::Redirected => 1,
+            WarningCode::Inconclusive => 2,
+            WarningCode::EndpointNotFound => 3,
+            WarningCode::MalformedChallenge => 4,
+            WarningCode::DuplicateParam => 5,
+            WarningCode::NetworkError => 6,
+            WarningCode::MetadataInvalid => 7,
+            WarningCode::MetadataTooLarge => 8,
+            WarningCode::ResourceMismatch => 9,
+            WarningCode::AuthorizationServerIsMetadataUrl => 10,
+            WarningCode::IssuerMismatch => 11,
+            WarningCode::IssuerTrailingSlash => 12,
+            WarningCode::PkceNotAdvertised => 13,
+            WarningCode::UnsupportedClientAuth => 14,
+        };
+        for (i, c) in WARNING_CODES.into_iter().enumerate() {
+            assert_eq!(index(c), i);
+            let name = shape::name_of(&c);
+            assert_eq!(shape::variant(&json!(name), &WARNING_CODES), Ok(c));
+        }
+        for m in AuthMode::ALL {
+            assert_eq!(auth_mode(&json!(m.as_str())), Ok(m));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn random_values_read_as_serde_does(v in json(FIELDS)) {
+            same(&v);
+            same(&json!({ "warnings": [v.clone()], "evidence": v.clone() }));
+            same(&json!({ "evidence": v.clone() }));
+            same(&json!({ "warnings": [v] }));
+        }
+    }
 }
