@@ -61,7 +61,11 @@ struct JsTransport {
 
 impl Transport for JsTransport {
     fn send(&self, request: HttpRequest) -> SendFuture<'_> {
-        let json = serde_json::to_string(&request).unwrap_or_default();
+        // Through a `Value` (keys sorted; the adapter reads them by name): the module then needs
+        // no second JSON writer.
+        let json = serde_json::to_value(&request)
+            .map(|v| v.to_string())
+            .unwrap_or_default();
         let call = self.send.call1(&JsValue::NULL, &JsValue::from_str(&json));
         Box::pin(async move {
             // The package's fetch adapter answers every request with a JSON string and never
@@ -113,10 +117,7 @@ pub fn discover_js(
             };
             let step = on_step.map(|f| {
                 move |e: &TraceEntry| {
-                    let _ = f.call1(
-                        &JsValue::NULL,
-                        &JsValue::from_str(&serde_json::to_string(e).unwrap_or_default()),
-                    );
+                    let _ = f.call1(&JsValue::NULL, &JsValue::from_str(&e.to_json()));
                 }
             });
             let options = DiscoverOptions {
@@ -132,36 +133,52 @@ pub fn discover_js(
     })
 }
 
-#[wasm_bindgen(js_name = parseWwwAuthenticate)]
-pub fn parse_www_authenticate_js(header: String) -> String {
+/// `call(name, a, b)`: the synchronous functions, by their JavaScript names, with their string
+/// arguments (`""` for one not used). One export instead of nine keeps the generated glue and
+/// its shims small.
+#[wasm_bindgen]
+pub fn call(name: &str, a: String, b: String) -> String {
+    match name {
+        "parseWwwAuthenticate" => parse_www_authenticate_js(a),
+        "recommendAuthMode" => recommend_auth_mode_js(a),
+        "generatePkce" => generate_pkce_js(),
+        "pkceChallenge" => pkce_challenge_js(a),
+        "generateState" => generate_state_js(),
+        "buildAuthorizationUrl" => build_authorization_url_js(a),
+        "validateServerConfig" => validate_server_config_js(a),
+        "hydrateServerConfig" => hydrate_server_config_js(a, b),
+        "registrationMethods" => registration_methods_js(a),
+        _ => err(&Error::new(
+            ErrorCode::InvalidArgument,
+            format!("{name} is not a function of the module"),
+        )),
+    }
+}
+
+fn parse_www_authenticate_js(header: String) -> String {
     ok(&crate::challenge::parse_www_authenticate(&header))
 }
 
-#[wasm_bindgen(js_name = recommendAuthMode)]
-pub fn recommend_auth_mode_js(result_json: String) -> String {
+fn recommend_auth_mode_js(result_json: String) -> String {
     envelope(
         parse_arg(&result_json, "result", DiscoveryResult::from_json)
             .map(|r| crate::recommend::recommend(&r)),
     )
 }
 
-#[wasm_bindgen(js_name = generatePkce)]
-pub fn generate_pkce_js() -> String {
+fn generate_pkce_js() -> String {
     envelope(crate::pkce::generate())
 }
 
-#[wasm_bindgen(js_name = pkceChallenge)]
-pub fn pkce_challenge_js(verifier: String) -> String {
+fn pkce_challenge_js(verifier: String) -> String {
     envelope(crate::pkce::challenge_s256(&verifier))
 }
 
-#[wasm_bindgen(js_name = generateState)]
-pub fn generate_state_js() -> String {
+fn generate_state_js() -> String {
     envelope(crate::pkce::generate_state())
 }
 
-#[wasm_bindgen(js_name = buildAuthorizationUrl)]
-pub fn build_authorization_url_js(params_json: String) -> String {
+fn build_authorization_url_js(params_json: String) -> String {
     envelope(
         parse_arg(
             &params_json,
@@ -174,8 +191,7 @@ pub fn build_authorization_url_js(params_json: String) -> String {
 
 /// Always `{ok: {ok: true, value}}` or `{ok: {ok: false, errors}}`: validation reports, it
 /// does not throw.
-#[wasm_bindgen(js_name = validateServerConfig)]
-pub fn validate_server_config_js(input_json: String) -> String {
+fn validate_server_config_js(input_json: String) -> String {
     let input: Value = serde_json::from_str(&input_json).unwrap_or(Value::Null);
     match crate::config::validate_server_config(&input, TargetPolicy::CLIENT) {
         Ok(value) => ok(&serde_json::json!({ "ok": true, "value": value })),
@@ -185,8 +201,7 @@ pub fn validate_server_config_js(input_json: String) -> String {
 
 /// The config is validated first (by the same contract as `validateServerConfig`), so a
 /// malformed config is refused with every problem named instead of being half-hydrated.
-#[wasm_bindgen(js_name = hydrateServerConfig)]
-pub fn hydrate_server_config_js(config_json: String, discovery_json: String) -> String {
+fn hydrate_server_config_js(config_json: String, discovery_json: String) -> String {
     envelope((|| {
         let config = parse_json(&config_json, "config")?;
         let discovery = parse_arg(&discovery_json, "discovery", DiscoveryResult::from_json)?;
@@ -210,8 +225,7 @@ pub fn hydrate_server_config_js(config_json: String, discovery_json: String) -> 
     })())
 }
 
-#[wasm_bindgen(js_name = registrationMethods)]
-pub fn registration_methods_js(discovery_json: String) -> String {
+fn registration_methods_js(discovery_json: String) -> String {
     envelope(
         parse_arg(&discovery_json, "discovery", DiscoveryResult::from_json).map(|d| {
             match d.recommended_auth_mode {

@@ -65,6 +65,21 @@ pub struct TraceEntry {
     pub outcome: Outcome,
 }
 
+impl TraceEntry {
+    /// The entry as `serde_json::to_string` writes it (fields in declaration order), built
+    /// from its `Value`: the npm package then needs no second JSON writer for `onStep`.
+    pub fn to_json(&self) -> String {
+        let Ok(Value::Object(map)) = serde_json::to_value(self) else {
+            return String::new();
+        };
+        let fields: Vec<String> = ["method", "url", "status", "ms", "outcome"]
+            .iter()
+            .filter_map(|k| Some(format!("{}:{}", Value::from(*k), map.get(*k)?)))
+            .collect();
+        format!("{{{}}}", fields.join(","))
+    }
+}
+
 /// The result of `discover`. Field names are the HTTP API's snake_case.
 ///
 /// Every field has a serde default so that `recommendAuthMode` accepts a result that a
@@ -418,6 +433,29 @@ mod tests {
             let v =
                 json!({ "warnings": [warning[..n].to_vec()], "evidence": warning[..n].to_vec() });
             same(&v);
+        }
+    }
+
+    #[test]
+    fn trace_entry_json_is_serdes() {
+        for (method, url, status, outcome) in [
+            ("GET", "https://mcp.example/mcp", Some(401), Outcome::Used),
+            (
+                "POST",
+                "https://x.example/\"q\"\\é\u{1}",
+                None,
+                Outcome::NetworkError,
+            ),
+            ("", "", Some(0), Outcome::Timeout),
+        ] {
+            let e = TraceEntry {
+                method: method.into(),
+                url: url.into(),
+                status,
+                ms: 4_000_000_000,
+                outcome,
+            };
+            assert_eq!(e.to_json(), serde_json::to_string(&e).unwrap());
         }
     }
 
