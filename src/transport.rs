@@ -261,6 +261,9 @@ impl TransportErrorKind {
         TransportErrorKind::Aborted,
         TransportErrorKind::Blocked,
     ];
+
+    /// The names of [`TransportErrorKind::ALL`], as serialized.
+    const NAMES: [&str; 4] = ["network", "timeout", "aborted", "blocked"];
 }
 
 impl TransportError {
@@ -271,7 +274,10 @@ impl TransportError {
         let (mut kind, mut message) = (None, String::new());
         for &(k, v) in &f.entries {
             match k {
-                "kind" => kind = Some(shape::variant(v, &TransportErrorKind::ALL)?),
+                "kind" => {
+                    let i = shape::variant(v, &TransportErrorKind::NAMES)?;
+                    kind = Some(TransportErrorKind::ALL[i])
+                }
                 "message" => message = shape::string(v)?,
                 _ => {}
             }
@@ -340,7 +346,6 @@ pub trait Transport {
 /// column C` suffix. An object's fields are visited in key order, so when several are wrong,
 /// the one named is the first by key.
 pub(crate) mod shape {
-    use serde::Serialize;
     use serde_json::Value;
 
     pub type Read<T> = std::result::Result<T, String>;
@@ -417,14 +422,9 @@ pub(crate) mod shape {
         seq(v, string)
     }
 
-    /// A unit variant of `all`, named as its `Serialize` names it: a string, or an object
-    /// with that one key and a `null` value.
-    pub fn variant<T: Copy + Serialize>(v: &Value, all: &[T]) -> Read<T> {
-        let names: Vec<String> = all.iter().map(|t| name_of(t)).collect();
-        variant_index(v, &names).map(|i| all[i])
-    }
-
-    fn variant_index(v: &Value, names: &[String]) -> Read<usize> {
+    /// A unit variant: the position in `names` (the variants as their `Serialize` names them)
+    /// of a string, or of the one key of an object whose value is `null`.
+    pub fn variant(v: &Value, names: &[&str]) -> Read<usize> {
         let (name, content) = match v {
             Value::String(s) => (s.as_str(), None),
             Value::Object(m) => match m.iter().next() {
@@ -433,25 +433,16 @@ pub(crate) mod shape {
             },
             _ => return Err("expected value".into()),
         };
-        let Some(i) = names.iter().position(|n| n == name) else {
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let Some(i) = names.iter().position(|n| *n == name) else {
             return Err(format!(
                 "unknown variant `{name}`, expected {}",
-                one_of(&names)
+                one_of(names)
             ));
         };
         match content {
             Some((c, _)) if !c.is_null() => Err(invalid_type(c, "unit")),
             Some((_, len)) if len > 1 => Err("expected value".into()),
             _ => Ok(i),
-        }
-    }
-
-    /// The name a unit variant serializes to.
-    pub fn name_of<T: Serialize>(t: &T) -> String {
-        match serde_json::to_value(t) {
-            Ok(Value::String(s)) => s,
-            _ => String::new(),
         }
     }
 
@@ -482,6 +473,11 @@ pub(crate) mod shape {
                 fields,
                 seq_len,
             })
+        }
+
+        /// The position of `key` among the fields.
+        pub fn index(&self, key: &str) -> Option<usize> {
+            self.fields.iter().position(|f| *f == key)
         }
 
         /// A key that is not a field, for a struct that refuses unknown fields.
@@ -528,6 +524,14 @@ pub(crate) mod shape {
         use proptest::prelude::*;
         use serde::de::DeserializeOwned;
         use serde_json::Value;
+
+        /// The name a unit variant serializes to.
+        pub fn name_of<T: serde::Serialize>(t: &T) -> String {
+            match serde_json::to_value(t) {
+                Ok(Value::String(s)) => s,
+                _ => String::new(),
+            }
+        }
 
         /// What the derived `Deserialize` makes of `v` (its text has the keys in the order
         /// the readers visit them), with serde_json's position suffix cut off.
@@ -673,6 +677,16 @@ mod reader_tests {
             "{v}"
         );
         assert_eq!(adapter_answer(v), answer_via_serde(v), "{v}");
+    }
+
+    #[test]
+    fn kind_names_are_serdes() {
+        for (k, name) in TransportErrorKind::ALL
+            .iter()
+            .zip(TransportErrorKind::NAMES)
+        {
+            assert_eq!(super::shape::testing::name_of(k), name);
+        }
     }
 
     #[test]

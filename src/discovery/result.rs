@@ -140,6 +140,7 @@ impl PrmEvidence {
         PrmEvidence::Unusable,
         PrmEvidence::None,
     ];
+    const NAMES: [&str; 3] = ["usable", "unusable", "none"];
 }
 
 impl AsEvidence {
@@ -149,29 +150,38 @@ impl AsEvidence {
         AsEvidence::Unreachable,
         AsEvidence::None,
     ];
+    const NAMES: [&str; 4] = ["usable", "rejected", "unreachable", "none"];
 }
 
-/// Every warning code (the test `warning_codes_are_all_listed` keeps the list whole).
-const WARNING_CODES: [WarningCode; 15] = [
-    WarningCode::ChallengeOnSuccess,
-    WarningCode::Redirected,
-    WarningCode::Inconclusive,
-    WarningCode::EndpointNotFound,
-    WarningCode::MalformedChallenge,
-    WarningCode::DuplicateParam,
-    WarningCode::NetworkError,
-    WarningCode::MetadataInvalid,
-    WarningCode::MetadataTooLarge,
-    WarningCode::ResourceMismatch,
-    WarningCode::AuthorizationServerIsMetadataUrl,
-    WarningCode::IssuerMismatch,
-    WarningCode::IssuerTrailingSlash,
-    WarningCode::PkceNotAdvertised,
-    WarningCode::UnsupportedClientAuth,
+/// Every warning code with its name (the test `enum_names_are_serdes` keeps the list whole
+/// and the names right).
+const WARNING_CODES: [(WarningCode, &str); 15] = [
+    (WarningCode::ChallengeOnSuccess, "challenge_on_success"),
+    (WarningCode::Redirected, "redirected"),
+    (WarningCode::Inconclusive, "inconclusive"),
+    (WarningCode::EndpointNotFound, "endpoint_not_found"),
+    (WarningCode::MalformedChallenge, "malformed_challenge"),
+    (WarningCode::DuplicateParam, "duplicate_param"),
+    (WarningCode::NetworkError, "network_error"),
+    (WarningCode::MetadataInvalid, "metadata_invalid"),
+    (WarningCode::MetadataTooLarge, "metadata_too_large"),
+    (WarningCode::ResourceMismatch, "resource_mismatch"),
+    (
+        WarningCode::AuthorizationServerIsMetadataUrl,
+        "authorization_server_is_metadata_url",
+    ),
+    (WarningCode::IssuerMismatch, "issuer_mismatch"),
+    (WarningCode::IssuerTrailingSlash, "issuer_trailing_slash"),
+    (WarningCode::PkceNotAdvertised, "pkce_not_advertised"),
+    (
+        WarningCode::UnsupportedClientAuth,
+        "unsupported_client_auth",
+    ),
 ];
 
 fn auth_mode(v: &Value) -> Read<AuthMode> {
-    shape::variant(v, &AuthMode::ALL)
+    let i = shape::variant(v, &AuthMode::ALL.map(AuthMode::as_str))?;
+    Ok(AuthMode::ALL[i])
 }
 
 fn evidence(v: &Value) -> Read<Evidence> {
@@ -179,8 +189,10 @@ fn evidence(v: &Value) -> Read<Evidence> {
     let mut e = Evidence::default();
     for &(k, v) in &f.entries {
         match k {
-            "prm" => e.prm = shape::variant(v, &PrmEvidence::ALL)?,
-            "authorization_server" => e.authorization_server = shape::variant(v, &AsEvidence::ALL)?,
+            "prm" => e.prm = PrmEvidence::ALL[shape::variant(v, &PrmEvidence::NAMES)?],
+            "authorization_server" => {
+                e.authorization_server = AsEvidence::ALL[shape::variant(v, &AsEvidence::NAMES)?]
+            }
             _ => {}
         }
     }
@@ -194,7 +206,10 @@ fn warning(v: &Value) -> Read<Warning> {
     let mut w = Warning::new(WarningCode::Inconclusive, "");
     for &(k, v) in &f.entries {
         match k {
-            "code" => code = Some(shape::variant(v, &WARNING_CODES)?),
+            "code" => {
+                let i = shape::variant(v, &WARNING_CODES.map(|(_, name)| name))?;
+                code = Some(WARNING_CODES[i].0)
+            }
             "message" => message = Some(shape::string(v)?),
             "url" => w.url = shape::option(v, shape::string)?,
             "status" => {
@@ -244,34 +259,39 @@ impl DiscoveryResult {
             ],
         )?;
         let mut r = DiscoveryResult::default();
-        let url = |v: &Value| shape::option(v, shape::string);
         for &(k, v) in &f.entries {
-            match k {
-                "requires_auth" => r.requires_auth = shape::boolean(v)?,
-                "recommended_auth_mode" => r.recommended_auth_mode = shape::option(v, auth_mode)?,
-                "auth_url" => r.auth_url = url(v)?,
-                "token_url" => r.token_url = url(v)?,
-                "register_url" => r.register_url = url(v)?,
-                "resource_metadata_url" => r.resource_metadata_url = url(v)?,
-                "resource" => r.resource = url(v)?,
-                "scopes" => r.scopes = shape::strings(v)?,
-                "token_endpoint_auth_methods_supported" => {
-                    r.token_endpoint_auth_methods_supported = shape::strings(v)?
+            let Some(i) = f.index(k) else { continue };
+            match i {
+                2..=6 | 11 => {
+                    *match i {
+                        2 => &mut r.auth_url,
+                        3 => &mut r.token_url,
+                        4 => &mut r.register_url,
+                        5 => &mut r.resource_metadata_url,
+                        6 => &mut r.resource,
+                        _ => &mut r.issuer,
+                    } = shape::option(v, shape::string)?
                 }
-                "authorization_servers" => r.authorization_servers = shape::strings(v)?,
-                "message" => r.message = shape::string(v)?,
-                "issuer" => r.issuer = url(v)?,
-                "pkce_s256_supported" => r.pkce_s256_supported = shape::option(v, shape::boolean)?,
-                "client_id_metadata_document_supported" => {
-                    r.client_id_metadata_document_supported = shape::boolean(v)?
+                7..=9 | 14 => {
+                    *match i {
+                        7 => &mut r.scopes,
+                        8 => &mut r.token_endpoint_auth_methods_supported,
+                        9 => &mut r.authorization_servers,
+                        _ => &mut r.grant_types_supported,
+                    } = shape::strings(v)?
                 }
-                "grant_types_supported" => r.grant_types_supported = shape::strings(v)?,
-                "authorization_response_iss_parameter_supported" => {
-                    r.authorization_response_iss_parameter_supported = shape::boolean(v)?
+                0 | 13 | 15 => {
+                    *match i {
+                        0 => &mut r.requires_auth,
+                        13 => &mut r.client_id_metadata_document_supported,
+                        _ => &mut r.authorization_response_iss_parameter_supported,
+                    } = shape::boolean(v)?
                 }
-                "evidence" => r.evidence = evidence(v)?,
-                "warnings" => r.warnings = shape::seq(v, warning)?,
-                _ => {}
+                1 => r.recommended_auth_mode = shape::option(v, auth_mode)?,
+                10 => r.message = shape::string(v)?,
+                12 => r.pkce_s256_supported = shape::option(v, shape::boolean)?,
+                16 => r.evidence = evidence(v)?,
+                _ => r.warnings = shape::seq(v, warning)?,
             }
         }
         f.finish()?;
@@ -285,7 +305,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::transport::shape::testing::{json, samples, serde_reads};
+    use crate::transport::shape::testing::{json, name_of, samples, serde_reads};
 
     const FIELDS: &[&str] = &[
         "requires_auth",
@@ -460,8 +480,8 @@ mod tests {
     }
 
     #[test]
-    fn warning_codes_are_all_listed() {
-        // Adding a variant breaks this match: add it to WARNING_CODES as well.
+    fn enum_names_are_serdes() {
+        // Adding a warning code breaks this match: add it to WARNING_CODES as well.
         let index = |c: WarningCode| match c {
             WarningCode::ChallengeOnSuccess => 0,
             WarningCode::Redirected => 1,
@@ -479,12 +499,18 @@ mod tests {
             WarningCode::PkceNotAdvertised => 13,
             WarningCode::UnsupportedClientAuth => 14,
         };
-        for (i, c) in WARNING_CODES.into_iter().enumerate() {
+        for (i, (c, name)) in WARNING_CODES.into_iter().enumerate() {
             assert_eq!(index(c), i);
-            let name = shape::name_of(&c);
-            assert_eq!(shape::variant(&json!(name), &WARNING_CODES), Ok(c));
+            assert_eq!(name_of(&c), name);
+        }
+        for (e, name) in PrmEvidence::ALL.iter().zip(PrmEvidence::NAMES) {
+            assert_eq!(name_of(e), name);
+        }
+        for (e, name) in AsEvidence::ALL.iter().zip(AsEvidence::NAMES) {
+            assert_eq!(name_of(e), name);
         }
         for m in AuthMode::ALL {
+            assert_eq!(name_of(&m), m.as_str());
             assert_eq!(auth_mode(&json!(m.as_str())), Ok(m));
         }
     }
