@@ -38,7 +38,7 @@ impl AuthorizationRequest {
             "scopes",
             "resource",
         ];
-        let f = Fields::of(v, "AuthorizationRequest", FIELDS)?;
+        let f = Fields::of(v, "struct AuthorizationRequest", FIELDS)?;
         let mut got: [Option<String>; 7] = Default::default();
         let mut scopes = Vec::new();
         for &(k, v) in &f.entries {

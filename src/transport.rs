@@ -131,30 +131,6 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
-    /// Reads a response as serde's derive would (`status` required, the rest defaulted);
-    /// see [`shape`] for the rules.
-    pub fn from_json(v: &Value) -> shape::Read<HttpResponse> {
-        let f = shape::Fields::of(
-            v,
-            "HttpResponse",
-            &["status", "headers", "body", "body_too_large"],
-        )?;
-        let (mut status, mut r) = (None, HttpResponse::default());
-        for &(k, v) in &f.entries {
-            match k {
-                "status" => status = Some(shape::unsigned(v, u16::MAX.into(), "u16")? as u16),
-                "headers" => r.headers = shape::seq(v, header)?,
-                "body" => r.body = shape::string(v)?,
-                "body_too_large" => r.body_too_large = shape::boolean(v)?,
-                _ => {}
-            }
-        }
-        f.require("status", status.is_some())?;
-        f.finish()?;
-        r.status = status.unwrap_or_default();
-        Ok(r)
-    }
-
     pub fn new(status: u16) -> Self {
         HttpResponse {
             status,
@@ -236,24 +212,6 @@ impl TransportError {
     }
 }
 
-/// A `(name, value)` header: an array of exactly two strings.
-fn header(v: &Value) -> shape::Read<(String, String)> {
-    match v.as_array().map(Vec::as_slice) {
-        Some([n, v]) => Ok((shape::string(n)?, shape::string(v)?)),
-        Some([n]) => {
-            shape::string(n)?;
-            Err("invalid length 1, expected a tuple of size 2".into())
-        }
-        Some([]) => Err("invalid length 0, expected a tuple of size 2".into()),
-        Some([n, v, ..]) => {
-            shape::string(n)?;
-            shape::string(v)?;
-            Err("trailing characters".into())
-        }
-        None => Err(shape::invalid_type(v, "a tuple of size 2")),
-    }
-}
-
 impl TransportErrorKind {
     pub const ALL: [TransportErrorKind; 4] = [
         TransportErrorKind::Network,
@@ -266,59 +224,66 @@ impl TransportErrorKind {
     const NAMES: [&str; 4] = ["network", "timeout", "aborted", "blocked"];
 }
 
-impl TransportError {
-    /// Reads an error as serde's derive would (`kind` required, `message` defaulted); see
-    /// [`shape`] for the rules.
-    pub fn from_json(v: &Value) -> shape::Read<TransportError> {
-        let f = shape::Fields::of(v, "TransportError", &["kind", "message"])?;
-        let (mut kind, mut message) = (None, String::new());
-        for &(k, v) in &f.entries {
-            match k {
-                "kind" => {
-                    let i = shape::variant(v, &TransportErrorKind::NAMES)?;
-                    kind = Some(TransportErrorKind::ALL[i])
-                }
-                "message" => message = shape::string(v)?,
-                _ => {}
-            }
-        }
-        f.require("kind", kind.is_some())?;
-        f.finish()?;
-        Ok(TransportError {
-            kind: kind.unwrap_or(TransportErrorKind::Network),
-            message,
-        })
-    }
-}
-
-/// A fetch adapter's answer, `{"response": HttpResponse}` or `{"error": TransportError}`
-/// (a response wins when both are given); `None` when it is neither.
+/// The answer of the npm package's fetch adapter (pkg/core.js), `{"response": HttpResponse}`
+/// or `{"error": TransportError}` (a response wins when both are given); `None` when it is
+/// neither. It reads what the derived `Deserialize` reads from an object (absent fields
+/// defaulted, `null` only for `response` and `error`, exactly two strings per header), without
+/// serde's typed deserialization, which would make the module much larger. Forms the adapter
+/// never sends and only serde would accept (a struct as an array, a variant as `{"name":
+/// null}`) are refused.
 pub fn adapter_answer(v: &Value) -> Option<Result<HttpResponse, TransportError>> {
-    let read = || -> shape::Read<_> {
-        let f = shape::Fields::of(v, "Answer", &["response", "error"])?;
-        let (mut response, mut error, mut seen) = (None, None, [false; 2]);
-        for &(k, v) in &f.entries {
-            match k {
-                "response" => {
-                    response = shape::option(v, HttpResponse::from_json)?;
-                    seen[0] = true;
-                }
-                "error" => {
-                    error = shape::option(v, TransportError::from_json)?;
-                    seen[1] = true;
-                }
-                _ => {}
-            }
-        }
-        f.require_in("response", seen[0], true)?;
-        f.require_in("error", seen[1], true)?;
-        f.finish()?;
-        Ok((response, error))
+    let v = v.as_object()?;
+    let present = |k: &str| v.get(k).filter(|x| !x.is_null());
+    let response = match present("response") {
+        Some(r) => Some(response_of(r.as_object()?)?),
+        None => None,
     };
-    match read().ok()? {
+    let error = match present("error") {
+        Some(e) => Some(error_of(e.as_object()?)?),
+        None => None,
+    };
+    match (response, error) {
         (Some(r), _) => Some(Ok(r)),
         (None, Some(e)) => Some(Err(e)),
         (None, None) => None,
+    }
+}
+
+fn response_of(r: &serde_json::Map<String, Value>) -> Option<HttpResponse> {
+    let mut headers = Vec::new();
+    if let Some(list) = r.get("headers") {
+        for pair in list.as_array()? {
+            let [name, value] = pair.as_array()?.as_slice() else {
+                return None;
+            };
+            headers.push((name.as_str()?.to_string(), value.as_str()?.to_string()));
+        }
+    }
+    Some(HttpResponse {
+        status: u16::try_from(r.get("status")?.as_u64()?).ok()?,
+        headers,
+        body: string_or_empty(r.get("body"))?,
+        body_too_large: match r.get("body_too_large") {
+            Some(b) => b.as_bool()?,
+            None => false,
+        },
+    })
+}
+
+fn error_of(e: &serde_json::Map<String, Value>) -> Option<TransportError> {
+    let kind = e.get("kind")?.as_str()?;
+    let i = TransportErrorKind::NAMES.iter().position(|n| *n == kind)?;
+    Some(TransportError::new(
+        TransportErrorKind::ALL[i],
+        string_or_empty(e.get("message"))?,
+    ))
+}
+
+/// An absent field is empty; a present one must be a string.
+fn string_or_empty(v: Option<&Value>) -> Option<String> {
+    match v {
+        Some(s) => s.as_str().map(str::to_string),
+        None => Some(String::new()),
     }
 }
 
@@ -369,11 +334,19 @@ pub(crate) mod shape {
 
     /// serde's list of alternatives: "`a`", "`a` or `b`", "one of `a`, `b`, `c`".
     fn one_of(names: &[&str]) -> String {
-        let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-        match quoted.len() {
-            1 | 2 => quoted.join(" or "),
-            _ => format!("one of {}", quoted.join(", ")),
+        let (mut out, sep) = match names.len() {
+            1 | 2 => (String::new(), " or "),
+            _ => (String::from("one of "), ", "),
+        };
+        for (i, n) in names.iter().enumerate() {
+            if i > 0 {
+                out.push_str(sep);
+            }
+            out.push('`');
+            out.push_str(n);
+            out.push('`');
         }
+        out
     }
 
     pub fn boolean(v: &Value) -> Read<bool> {
@@ -450,26 +423,31 @@ pub(crate) mod shape {
     /// items paired with the field names in declaration order.
     pub struct Fields<'a> {
         pub entries: Vec<(&'a str, &'a Value)>,
-        name: &'static str,
+        /// serde's name for what was expected: `struct <Name>`.
+        expecting: &'static str,
         fields: &'static [&'static str],
         /// The array's length, when the struct came as an array.
         seq_len: Option<usize>,
     }
 
     impl<'a> Fields<'a> {
-        /// `name` is the struct's name; `fields` its deserialized fields in order.
-        pub fn of(v: &'a Value, name: &'static str, fields: &'static [&'static str]) -> Read<Self> {
+        /// `expecting` is `struct <Name>`; `fields` the struct's deserialized fields in order.
+        pub fn of(
+            v: &'a Value,
+            expecting: &'static str,
+            fields: &'static [&'static str],
+        ) -> Read<Self> {
             let (entries, seq_len) = match v {
                 Value::Object(m) => (m.iter().map(|(k, v)| (k.as_str(), v)).collect(), None),
                 Value::Array(items) => (
                     fields.iter().copied().zip(items).collect(),
                     Some(items.len()),
                 ),
-                _ => return Err(invalid_type(v, &format!("struct {name}"))),
+                _ => return Err(invalid_type(v, expecting)),
             };
             Ok(Fields {
                 entries,
-                name,
+                expecting,
                 fields,
                 seq_len,
             })
@@ -487,24 +465,16 @@ pub(crate) mod shape {
 
         /// The error for a required field that was not given (`has` says whether it was).
         pub fn require(&self, field: &str, has: bool) -> Read<()> {
-            self.require_in(field, has, false)
-        }
-
-        /// As [`Fields::require`]; an `Option` field without a default (`optional`) may be
-        /// absent from an object, but not from an array.
-        pub fn require_in(&self, field: &str, has: bool, optional: bool) -> Read<()> {
             if has {
                 return Ok(());
             }
-            let (name, count) = (self.name, self.fields.len());
             match self.seq_len {
-                Some(_) => {
-                    let index = self.fields.iter().position(|f| *f == field).unwrap_or(0);
-                    Err(format!(
-                        "invalid length {index}, expected struct {name} with {count} elements"
-                    ))
-                }
-                None if optional => Ok(()),
+                Some(_) => Err(format!(
+                    "invalid length {}, expected {} with {} elements",
+                    self.index(field).unwrap_or(0),
+                    self.expecting,
+                    self.fields.len()
+                )),
                 None => Err(format!("missing field `{field}`")),
             }
         }
@@ -665,18 +635,22 @@ mod reader_tests {
         }
     }
 
+    /// Forms only serde accepts, which the adapter never sends: a struct as an array, a
+    /// variant as a one-key object.
+    fn serde_only(v: &Value) -> bool {
+        let error = v.get("error");
+        v.is_array()
+            || v.get("response").is_some_and(Value::is_array)
+            || error.is_some_and(Value::is_array)
+            || error
+                .and_then(|e| e.get("kind"))
+                .is_some_and(Value::is_object)
+    }
+
     fn same(v: &Value) {
-        assert_eq!(
-            HttpResponse::from_json(v),
-            serde_reads::<HttpResponse>(v),
-            "{v}"
-        );
-        assert_eq!(
-            TransportError::from_json(v),
-            serde_reads::<TransportError>(v),
-            "{v}"
-        );
-        assert_eq!(adapter_answer(v), answer_via_serde(v), "{v}");
+        if !serde_only(v) {
+            assert_eq!(adapter_answer(v), answer_via_serde(v), "{v}");
+        }
     }
 
     #[test]
@@ -712,16 +686,15 @@ mod reader_tests {
             adapter_answer(&json!({"response": {"status": 70000}})),
             None
         );
+        assert_eq!(adapter_answer(&json!({"response": {"status": 1.5}})), None);
+        assert_eq!(adapter_answer(&json!({"error": {"kind": "lost"}})), None);
         assert_eq!(
-            HttpResponse::from_json(&json!({"status": 1.5})),
-            Err("invalid type: floating point `1.5`, expected u16".into())
+            adapter_answer(&json!({"response": {"status": 204}, "error": {"kind": "aborted"}})),
+            Some(Ok(HttpResponse::new(204)))
         );
         assert_eq!(
-            TransportError::from_json(&json!({"kind": "lost"})),
-            Err(
-                "unknown variant `lost`, expected one of `network`, `timeout`, `aborted`, `blocked`"
-                    .into()
-            )
+            adapter_answer(&json!({"response": null, "error": {"kind": "aborted"}})),
+            Some(Err(TransportError::new(TransportErrorKind::Aborted, "")))
         );
     }
 
@@ -732,32 +705,24 @@ mod reader_tests {
             for sample in samples(WORDS) {
                 let mut v = base.clone();
                 v[*field] = sample.clone();
-                same(&v);
                 same(&json!({ "response": v.clone() }));
+                same(&json!({ "error": v.clone() }));
                 same(&json!({ "error": v.clone(), "response": null }));
+                same(&json!({ "error": v.clone(), "response": base.clone() }));
+                same(&json!({ "error": base.clone(), "response": v.clone() }));
+                same(&json!({ *field: sample.clone() }));
                 same(&sample);
             }
-        }
-        for n in 0..6 {
-            let fields = [
-                json!(200),
-                json!([]),
-                json!(""),
-                json!(false),
-                json!(1),
-                json!(2),
-            ];
-            same(&Value::Array(fields[..n].to_vec()));
-            same(&json!([null, fields[..n].to_vec()]));
         }
     }
 
     proptest! {
         #[test]
-        fn random_values_read_as_serde_does(v in json(WORDS)) {
+        fn random_values_read_as_serde_does(v in json(WORDS), w in json(WORDS)) {
             same(&v);
             same(&json!({ "response": v.clone() }));
-            same(&json!({ "error": v }));
+            same(&json!({ "error": v.clone() }));
+            same(&json!({ "error": v, "response": w }));
         }
     }
 }

@@ -24,11 +24,19 @@ use crate::transport::{
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 fn ok<T: Serialize>(value: &T) -> String {
-    serde_json::json!({ "ok": value }).to_string()
+    wrap("ok", serde_json::to_value(value))
 }
 
 fn err(e: &Error) -> String {
-    serde_json::json!({ "error": e }).to_string()
+    wrap("error", serde_json::to_value(e))
+}
+
+/// `{"<key>": value}` as text. The generic halves above only convert: the envelope itself is
+/// built once, not once per type.
+fn wrap(key: &str, value: serde_json::Result<Value>) -> String {
+    let mut envelope = serde_json::Map::new();
+    envelope.insert(key.into(), value.unwrap_or_default());
+    Value::Object(envelope).to_string()
 }
 
 fn envelope<T: Serialize>(r: Result<T, Error>) -> String {
@@ -74,14 +82,11 @@ impl Transport for JsTransport {
             .unwrap_or_default();
         let call = self.send.call1(&JsValue::NULL, &JsValue::from_str(&json));
         Box::pin(async move {
-            // The package's fetch adapter answers every request with a JSON string and never
-            // throws or rejects.
+            // The package's fetch adapter is an async function: it answers every request with
+            // (a promise of) a JSON string and never throws or rejects.
             let fail = |m: &str| TransportError::new(TransportErrorKind::Network, m);
-            let promise: Promise = call
-                .map_err(|_| fail("the fetch adapter threw"))?
-                .dyn_into()
-                .map_err(|_| fail("send did not return a Promise"))?;
-            let text = JsFuture::from(promise)
+            let answer = call.map_err(|_| fail("the fetch adapter threw"))?;
+            let text = JsFuture::from(Promise::resolve(&answer))
                 .await
                 .map_err(|_| fail("the fetch adapter failed"))?
                 .as_string()
@@ -200,8 +205,11 @@ fn build_authorization_url_js(params_json: String) -> String {
 fn validate_server_config_js(input_json: String) -> String {
     let input: Value = serde_json::from_str(&input_json).unwrap_or(Value::Null);
     match crate::config::validate_server_config(&input, TargetPolicy::CLIENT) {
-        Ok(value) => ok(&serde_json::json!({ "ok": true, "value": value })),
-        Err(errors) => ok(&serde_json::json!({ "ok": false, "errors": errors })),
+        Ok(value) => wrap("ok", Ok(serde_json::json!({ "ok": true, "value": value }))),
+        Err(errors) => wrap(
+            "ok",
+            Ok(serde_json::json!({ "ok": false, "errors": errors })),
+        ),
     }
 }
 
@@ -211,7 +219,10 @@ fn hydrate_server_config_js(config_json: String, discovery_json: String) -> Stri
     envelope((|| {
         let config = parse_json(&config_json, "config")?;
         let discovery = parse_arg(&discovery_json, "discovery", DiscoveryResult::from_json)?;
-        let body = serde_json::json!({ "name": "hydrate", "config": config });
+        let mut body = serde_json::Map::new();
+        body.insert("name".into(), "hydrate".into());
+        body.insert("config".into(), config);
+        let body = Value::Object(body);
         let valid = crate::config::validate_server_config(&body, TargetPolicy::CLIENT).map_err(
             |errors| {
                 let list: Vec<String> = errors

@@ -185,15 +185,15 @@ fn auth_mode(v: &Value) -> Read<AuthMode> {
 }
 
 fn evidence(v: &Value) -> Read<Evidence> {
-    let f = Fields::of(v, "Evidence", &["prm", "authorization_server"])?;
+    let f = Fields::of(v, "struct Evidence", &["prm", "authorization_server"])?;
     let mut e = Evidence::default();
     for &(k, v) in &f.entries {
-        match k {
-            "prm" => e.prm = PrmEvidence::ALL[shape::variant(v, &PrmEvidence::NAMES)?],
-            "authorization_server" => {
+        match f.index(k) {
+            Some(0) => e.prm = PrmEvidence::ALL[shape::variant(v, &PrmEvidence::NAMES)?],
+            Some(_) => {
                 e.authorization_server = AsEvidence::ALL[shape::variant(v, &AsEvidence::NAMES)?]
             }
-            _ => {}
+            None => {}
         }
     }
     f.finish()?;
@@ -201,22 +201,22 @@ fn evidence(v: &Value) -> Read<Evidence> {
 }
 
 fn warning(v: &Value) -> Read<Warning> {
-    let f = Fields::of(v, "Warning", &["code", "message", "url", "status"])?;
+    let f = Fields::of(v, "struct Warning", &["code", "message", "url", "status"])?;
     let (mut code, mut message) = (None, None);
     let mut w = Warning::new(WarningCode::Inconclusive, "");
     for &(k, v) in &f.entries {
-        match k {
-            "code" => {
+        match f.index(k) {
+            Some(0) => {
                 let i = shape::variant(v, &WARNING_CODES.map(|(_, name)| name))?;
                 code = Some(WARNING_CODES[i].0)
             }
-            "message" => message = Some(shape::string(v)?),
-            "url" => w.url = shape::option(v, shape::string)?,
-            "status" => {
+            Some(1) => message = Some(shape::string(v)?),
+            Some(2) => w.url = shape::option(v, shape::string)?,
+            Some(_) => {
                 w.status = shape::option(v, |v| shape::unsigned(v, u16::MAX.into(), "u16"))?
                     .map(|n| n as u16)
             }
-            _ => {}
+            None => {}
         }
     }
     f.require("code", code.is_some())?;
@@ -236,7 +236,7 @@ impl DiscoveryResult {
     pub fn from_json(v: &Value) -> Result<DiscoveryResult, String> {
         let f = Fields::of(
             v,
-            "DiscoveryResult",
+            "struct DiscoveryResult",
             &[
                 "requires_auth",
                 "recommended_auth_mode",
