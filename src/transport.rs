@@ -320,8 +320,9 @@ pub(crate) mod shape {
         match v {
             Value::Null => "null".into(),
             Value::Bool(b) => format!("boolean `{b}`"),
-            Value::Number(n) if n.is_f64() => format!("floating point `{n}`"),
-            Value::Number(n) => format!("integer `{n}`"),
+            // The number as JSON text (what `Number`'s `Display` writes too).
+            Value::Number(n) if n.is_f64() => format!("floating point `{v}`"),
+            Value::Number(_) => format!("integer `{v}`"),
             Value::String(s) => format!("string {s:?}"),
             Value::Array(_) => "sequence".into(),
             Value::Object(_) => "map".into(),
@@ -650,6 +651,45 @@ mod reader_tests {
     fn same(v: &Value) {
         if !serde_only(v) {
             assert_eq!(adapter_answer(v), answer_via_serde(v), "{v}");
+        }
+    }
+
+    /// The npm package writes an `Error`'s code with `as_str` (src/wasm.rs), not `Serialize`.
+    #[test]
+    fn error_code_wire_names_are_serdes() {
+        use crate::error::ErrorCode::{self, *};
+        // Adding a code breaks this match: add it to the list below as well.
+        let listed = |c: ErrorCode| match c {
+            InvalidEndpoint
+            | Unreachable
+            | Aborted
+            | InvalidVerifier
+            | InvalidArgument
+            | InvalidResponse
+            | OauthError
+            | RegistrationFailed
+            | RegistrationUnavailable
+            | BlockedTarget => true,
+        };
+        for c in [
+            InvalidEndpoint,
+            Unreachable,
+            Aborted,
+            InvalidVerifier,
+            InvalidArgument,
+            InvalidResponse,
+            OauthError,
+            RegistrationFailed,
+            RegistrationUnavailable,
+            BlockedTarget,
+        ] {
+            assert!(listed(c));
+            assert_eq!(super::shape::testing::name_of(&c), c.as_str());
+            let e = crate::error::Error::new(c, "m");
+            assert_eq!(
+                serde_json::to_value(&e).unwrap(),
+                json!({"code": c.as_str(), "message": "m"})
+            );
         }
     }
 

@@ -28,7 +28,11 @@ fn ok<T: Serialize>(value: &T) -> String {
 }
 
 fn err(e: &Error) -> String {
-    wrap("error", serde_json::to_value(e))
+    // What `Error`'s `Serialize` writes, without instantiating it for a `Value`.
+    let mut error = serde_json::Map::new();
+    error.insert("code".into(), e.code.as_str().into());
+    error.insert("message".into(), e.message.as_str().into());
+    wrap("error", Ok(Value::Object(error)))
 }
 
 /// `{"<key>": value}` as text. The generic halves above only convert: the envelope itself is
@@ -144,25 +148,22 @@ pub fn discover_js(
     })
 }
 
-/// `call(name, a, b)`: the synchronous functions, by their JavaScript names, with their string
-/// arguments (`""` for one not used). One export instead of nine keeps the generated glue and
-/// its shims small.
+/// `call(op, a, b)`: the synchronous functions, by number (pkg/core.js uses the same), with
+/// their string arguments (`""` for one not used). One export instead of nine keeps the
+/// generated glue and its shims small.
 #[wasm_bindgen]
-pub fn call(name: &str, a: String, b: String) -> String {
-    match name {
-        "parseWwwAuthenticate" => parse_www_authenticate_js(a),
-        "recommendAuthMode" => recommend_auth_mode_js(a),
-        "generatePkce" => generate_pkce_js(),
-        "pkceChallenge" => pkce_challenge_js(a),
-        "generateState" => generate_state_js(),
-        "buildAuthorizationUrl" => build_authorization_url_js(a),
-        "validateServerConfig" => validate_server_config_js(a),
-        "hydrateServerConfig" => hydrate_server_config_js(a, b),
-        "registrationMethods" => registration_methods_js(a),
-        _ => err(&Error::new(
-            ErrorCode::InvalidArgument,
-            format!("{name} is not a function of the module"),
-        )),
+pub fn call(op: u32, a: String, b: String) -> String {
+    match op {
+        0 => parse_www_authenticate_js(a),
+        1 => recommend_auth_mode_js(a),
+        2 => generate_pkce_js(),
+        3 => pkce_challenge_js(a),
+        4 => generate_state_js(),
+        5 => build_authorization_url_js(a),
+        6 => validate_server_config_js(a),
+        7 => hydrate_server_config_js(a, b),
+        8 => registration_methods_js(a),
+        _ => err(&Error::new(ErrorCode::InvalidArgument, "no such function")),
     }
 }
 

@@ -72,11 +72,21 @@ impl TraceEntry {
         let Ok(Value::Object(map)) = serde_json::to_value(self) else {
             return String::new();
         };
-        let fields: Vec<String> = ["method", "url", "status", "ms", "outcome"]
-            .iter()
-            .filter_map(|k| Some(format!("{}:{}", Value::from(*k), map.get(*k)?)))
-            .collect();
-        format!("{{{}}}", fields.join(","))
+        let mut out = String::from("{");
+        // The names are plain identifiers: written as they are.
+        for k in ["method", "url", "status", "ms", "outcome"] {
+            if let Some(v) = map.get(k) {
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                out.push('"');
+                out.push_str(k);
+                out.push_str("\":");
+                out.push_str(&v.to_string());
+            }
+        }
+        out.push('}');
+        out
     }
 }
 
