@@ -42,7 +42,7 @@ impl AuthorizationRequest {
         let mut got: [Option<String>; 7] = Default::default();
         let mut scopes = Vec::new();
         for &(k, v) in &f.entries {
-            match FIELDS.iter().position(|n| *n == k) {
+            match f.index(k) {
                 Some(5) => scopes = option(v, strings)?.unwrap_or_default(),
                 Some(i) => got[i] = Some(string(v)?),
                 None => return Err(f.unknown(k)),

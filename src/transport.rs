@@ -438,12 +438,20 @@ pub(crate) mod shape {
             expecting: &'static str,
             fields: &'static [&'static str],
         ) -> Read<Self> {
-            let (entries, seq_len) = match v {
-                Value::Object(m) => (m.iter().map(|(k, v)| (k.as_str(), v)).collect(), None),
-                Value::Array(items) => (
-                    fields.iter().copied().zip(items).collect(),
-                    Some(items.len()),
-                ),
+            let mut entries = Vec::new();
+            let seq_len = match v {
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        entries.push((k.as_str(), v));
+                    }
+                    None
+                }
+                Value::Array(items) => {
+                    for (k, v) in fields.iter().zip(items) {
+                        entries.push((*k, v));
+                    }
+                    Some(items.len())
+                }
                 _ => return Err(invalid_type(v, expecting)),
             };
             Ok(Fields {

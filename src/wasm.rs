@@ -50,7 +50,7 @@ fn envelope<T: Serialize>(r: Result<T, Error>) -> String {
     }
 }
 
-fn wrong_shape(what: &str, problem: impl std::fmt::Display) -> Error {
+fn wrong_shape(what: &str, problem: &dyn std::fmt::Display) -> Error {
     Error::new(
         ErrorCode::InvalidArgument,
         format!("{what} has the wrong shape: {problem}"),
@@ -58,7 +58,7 @@ fn wrong_shape(what: &str, problem: impl std::fmt::Display) -> Error {
 }
 
 fn parse_json(json: &str, what: &str) -> Result<Value, Error> {
-    serde_json::from_str(json).map_err(|e| wrong_shape(what, e))
+    serde_json::from_str(json).map_err(|e| wrong_shape(what, &e))
 }
 
 /// Parses a JSON argument and reads it with a hand-written reader (`from_json`): serde's
@@ -68,7 +68,7 @@ fn parse_arg<T>(
     what: &str,
     read: fn(&Value) -> std::result::Result<T, String>,
 ) -> Result<T, Error> {
-    read(&parse_json(json, what)?).map_err(|m| wrong_shape(what, m))
+    read(&parse_json(json, what)?).map_err(|m| wrong_shape(what, &m))
 }
 
 /// A `Transport` over a JavaScript function `send(requestJson) -> Promise<string>` that
