@@ -44,10 +44,14 @@ tools-browser:
 ## ---- the npm package ---------------------------------------------------------------------
 # wasm-pack builds the module (its own wasm-opt step is off: see Cargo.toml); the npm
 # package binaryen's wasm-opt shrinks it; pkg/ gets the two files it ships.
+# sha2's compact software backend: a slower SHA-256 (used once per PKCE challenge) in a
+# smaller module.
+PKG_RUSTFLAGS := --cfg sha2_backend_soft="compact"
+
 pkg: tools-rust tools-node
-	wasm-pack build --release --target web --no-pack --no-typescript \
+	RUSTFLAGS='$(PKG_RUSTFLAGS)' wasm-pack build --release --target web --no-pack --no-typescript \
 		--out-dir build/wasm-pack --out-name mcp_authlink
-	$(WASM_OPT) -Oz $(WASM_FEATURES) build/wasm-pack/mcp_authlink_bg.wasm -o build/mcp_authlink_bg.wasm
+	$(WASM_OPT) -Oz --converge $(WASM_FEATURES) build/wasm-pack/mcp_authlink_bg.wasm -o build/mcp_authlink_bg.wasm
 	mkdir -p pkg/wasm
 	cp build/wasm-pack/mcp_authlink.js pkg/wasm/mcp_authlink.js
 	cp build/mcp_authlink_bg.wasm pkg/wasm/mcp_authlink_bg.wasm
