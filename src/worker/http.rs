@@ -106,6 +106,20 @@ pub fn no_content() -> Response {
 
 /// The request's JSON object body, at most 256 KiB.
 pub async fn json_body(req: &mut Request) -> ApiResult<Value> {
+    let bytes = body_bytes(req).await?;
+    parse_object(&bytes)
+}
+
+/// Like [`json_body`], but an empty body is `{}` (routes whose body is optional).
+pub async fn optional_json_body(req: &mut Request) -> ApiResult<Value> {
+    let bytes = body_bytes(req).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    parse_object(&bytes)
+}
+
+async fn body_bytes(req: &mut Request) -> ApiResult<Vec<u8>> {
     let bytes = req
         .bytes()
         .await
@@ -117,7 +131,11 @@ pub async fn json_body(req: &mut Request) -> ApiResult<Value> {
             "The body is over 256 KiB.",
         ));
     }
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+    Ok(bytes)
+}
+
+fn parse_object(bytes: &[u8]) -> ApiResult<Value> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             400,
             "invalid_json",

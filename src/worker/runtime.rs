@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 use worker::{D1Database, Headers, Request, Response};
 
 use super::control::{check_id, load, open_config, require_attached};
-use super::http::{bearer, json_body, json_response, no_content, ApiError, ApiResult};
+use super::http::{bearer, json_response, no_content, optional_json_body, ApiError, ApiResult};
 use super::store::{self, PendingRow};
 use super::{now, rfc3339, Settings};
 use crate::authorize::{build_authorization_url, AuthorizationRequest};
@@ -91,16 +91,7 @@ pub async fn connect(
     id: &str,
 ) -> ApiResult {
     check_id(id, "id")?;
-    let body = match req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .as_deref()
-    {
-        Some("0") => json!({}),
-        _ => json_body(req).await.unwrap_or_else(|_| json!({})),
-    };
+    let body = optional_json_body(req).await?;
     require_attached(db, agent, id).await?;
     let row = load(db, id).await?;
     let return_origin = match body.get("return_origin") {

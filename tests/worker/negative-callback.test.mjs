@@ -298,3 +298,18 @@ test("connect with a return_origin outside ALLOWED_RETURN_ORIGINS: 400 return_or
   assert.equal(await count(w, "pending_consents"), before);
   assert.equal(s.proxy.exchanges.length, 0);
 });
+
+test("connect with a body that is not a JSON object: 400 invalid_json, no flow stored", async () => {
+  const ticket = await as("sloppy");
+  const before = await count(w, "pending_consents");
+  for (const body of ["{not json", "[1]", '"text"']) {
+    const r = await w.call(`/service/mcp/agents/${AGENT}/servers/${server.id}/connect`, { method: "POST", token: ticket, body });
+    assert.equal(r.status, 400, `${body}: ${r.text}`);
+    assert.equal(code(r), "invalid_json");
+  }
+  assert.equal(await count(w, "pending_consents"), before);
+  // An empty body is fine: return_origin is optional.
+  const ok = await w.call(`/service/mcp/agents/${AGENT}/servers/${server.id}/connect`, { method: "POST", token: ticket });
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.json.requires_oauth, true);
+});
