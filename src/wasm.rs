@@ -148,7 +148,7 @@ pub fn discover_js(
     })
 }
 
-/// `call(op, a, b)`: the synchronous functions, by number (pkg/core.js uses the same), with
+/// `call(op, a, b)`: the synchronous functions, by number (the `OP` table of pkg/core.js), with
 /// their string arguments (`""` for one not used). One export instead of nine keeps the
 /// generated glue and its shims small.
 #[wasm_bindgen]
