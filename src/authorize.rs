@@ -22,6 +22,17 @@ pub struct AuthorizationRequest {
     pub resource: String,
 }
 
+/// The fields [`AuthorizationRequest::from_json`] reads, in declaration order.
+pub(crate) const READ_FIELDS: &[&str] = &[
+    "auth_url",
+    "client_id",
+    "redirect_uri",
+    "state",
+    "code_challenge",
+    "scopes",
+    "resource",
+];
+
 impl AuthorizationRequest {
     /// Reads the parameters exactly as their `Deserialize` does (unknown fields refused,
     /// `scopes` absent or `null` is empty, every other field required), with serde_json's
@@ -29,16 +40,7 @@ impl AuthorizationRequest {
     /// instead of serde's typed deserialization, which would make its wasm much larger.
     pub fn from_json(v: &serde_json::Value) -> std::result::Result<Self, String> {
         use crate::transport::shape::{option, string, strings, Fields};
-        const FIELDS: &[&str] = &[
-            "auth_url",
-            "client_id",
-            "redirect_uri",
-            "state",
-            "code_challenge",
-            "scopes",
-            "resource",
-        ];
-        let f = Fields::of(v, "struct AuthorizationRequest", FIELDS)?;
+        let f = Fields::of(v, "struct AuthorizationRequest", READ_FIELDS)?;
         let mut got: [Option<String>; 7] = Default::default();
         let mut scopes = Vec::new();
         for &(k, v) in &f.entries {
@@ -48,7 +50,7 @@ impl AuthorizationRequest {
                 None => return Err(f.unknown(k)),
             }
         }
-        for (i, name) in FIELDS.iter().enumerate() {
+        for (i, name) in READ_FIELDS.iter().enumerate() {
             f.require(name, i == 5 || got[i].is_some())?;
         }
         f.finish()?;
@@ -435,16 +437,11 @@ mod reader_tests {
     use super::*;
     use crate::transport::shape::testing::{json, samples, serde_reads};
 
-    const FIELDS: &[&str] = &[
-        "auth_url",
-        "client_id",
-        "redirect_uri",
-        "state",
-        "code_challenge",
-        "scopes",
-        "resource",
-        "scope",
-    ];
+    /// The reader's fields, then `scope` (a likely typo of `scopes`) as a key to generate.
+    fn fields() -> &'static [&'static str] {
+        static FIELDS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        FIELDS.get_or_init(|| [READ_FIELDS, &["scope"]].concat())
+    }
 
     fn base() -> Value {
         json!({
@@ -503,9 +500,9 @@ mod reader_tests {
     #[test]
     fn every_field_with_every_kind_of_value_reads_as_serde_does() {
         same(&base());
-        for sample in samples(FIELDS) {
+        for sample in samples(fields()) {
             same(&sample);
-            for field in FIELDS {
+            for field in fields() {
                 let mut v = base();
                 v[*field] = sample.clone();
                 same(&v);
@@ -513,7 +510,7 @@ mod reader_tests {
                 same(&v);
             }
         }
-        let fields: Vec<Value> = FIELDS[..7].iter().map(|f| base()[*f].clone()).collect();
+        let fields: Vec<Value> = READ_FIELDS.iter().map(|f| base()[*f].clone()).collect();
         for n in 0..=8 {
             let mut items: Vec<Value> = fields.iter().take(n).cloned().collect();
             if n == 8 {
@@ -529,7 +526,7 @@ mod reader_tests {
 
     proptest! {
         #[test]
-        fn random_values_read_as_serde_does(v in json(FIELDS)) {
+        fn random_values_read_as_serde_does(v in json(fields())) {
             same(&v);
             if let Value::Object(m) = &v {
                 let mut b = base();

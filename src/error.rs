@@ -32,6 +32,20 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code.
+    pub const ALL: [ErrorCode; 10] = [
+        ErrorCode::InvalidEndpoint,
+        ErrorCode::Unreachable,
+        ErrorCode::Aborted,
+        ErrorCode::InvalidVerifier,
+        ErrorCode::InvalidArgument,
+        ErrorCode::InvalidResponse,
+        ErrorCode::OauthError,
+        ErrorCode::RegistrationFailed,
+        ErrorCode::RegistrationUnavailable,
+        ErrorCode::BlockedTarget,
+    ];
+
     /// The stable wire spelling.
     pub fn as_str(self) -> &'static str {
         match self {

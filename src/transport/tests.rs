@@ -79,7 +79,7 @@ mod readers {
     #[test]
     fn error_code_wire_names_are_serdes() {
         use crate::error::ErrorCode::{self, *};
-        // Adding a code breaks this match: add it to the list below as well.
+        // Adding a code breaks this match: add it to `ErrorCode::ALL` as well.
         let listed = |c: ErrorCode| match c {
             InvalidEndpoint
             | Unreachable
@@ -92,18 +92,7 @@ mod readers {
             | RegistrationUnavailable
             | BlockedTarget => true,
         };
-        for c in [
-            InvalidEndpoint,
-            Unreachable,
-            Aborted,
-            InvalidVerifier,
-            InvalidArgument,
-            InvalidResponse,
-            OauthError,
-            RegistrationFailed,
-            RegistrationUnavailable,
-            BlockedTarget,
-        ] {
+        for c in ErrorCode::ALL {
             assert!(listed(c));
             assert_eq!(super::shape::testing::name_of(&c), c.as_str());
             let e = crate::error::Error::new(c, "m");

@@ -59,6 +59,15 @@ impl ApiError {
         self
     }
 
+    /// 409 `not_configured`: the stored config lacks what the operation needs.
+    pub fn not_configured(what: &str) -> ApiError {
+        ApiError::new(
+            409,
+            "not_configured",
+            format!("The server's config lacks {what}: update it."),
+        )
+    }
+
     pub fn not_found(what: &str) -> ApiError {
         ApiError::new(404, "not_found", format!("No {what} with that id."))
     }

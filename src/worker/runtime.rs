@@ -136,11 +136,7 @@ pub async fn connect(
         ));
     }
     let (Some(client_id), Some(auth_url)) = (client_id, auth_url) else {
-        return Err(ApiError::new(
-            409,
-            "not_configured",
-            "The server's config lacks client_id or auth_url: update it.",
-        ));
+        return Err(ApiError::not_configured("client_id or auth_url"));
     };
     let resource = resource.unwrap_or_else(|| config.endpoint.clone());
     let internal = |_| ApiError::new(500, "internal_error", "No random source.");
@@ -187,7 +183,7 @@ pub async fn connect(
         sealed,
         expires_at: pending.expires_at as f64,
     };
-    store::put_pending(db, &hash, &row).await?;
+    store::put_pending(db, &hash, &row, created_at).await?;
     Ok(json_response(
         &json!({ "requires_oauth": true, "oauth_url": oauth_url }),
         200,

@@ -188,10 +188,15 @@ pub async fn is_attached(db: &D1Database, agent_id: &str, server_id: &str) -> Re
     Ok(row.is_some())
 }
 
-pub async fn put_pending(db: &D1Database, state_hash: &str, row: &PendingRow) -> Result<()> {
+/// Stores a consent flow, sweeping the flows that expired before `now` in the same batch.
+pub async fn put_pending(
+    db: &D1Database,
+    state_hash: &str,
+    row: &PendingRow,
+    now: u64,
+) -> Result<()> {
     let batch = vec![
-        // Expired flows are swept as new ones start.
-        stmt(db, "DELETE FROM pending_consents WHERE expires_at < ?1", &[n(row.expires_at as u64 - crate::consent::PENDING_TTL_SECS)])?,
+        stmt(db, "DELETE FROM pending_consents WHERE expires_at < ?1", &[n(now)])?,
         stmt(
             db,
             "INSERT INTO pending_consents (state_hash, server_id, actor_id, sealed, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -100,18 +100,16 @@ pub async fn access_token(
             &json!({"access_token": t.auth_token.expose(), "token_type": "Bearer", "expires_at": Value::Null}),
             200,
         )),
-        Some(AuthConfig::OauthClientCredentials(a)) => {
+        Some(auth @ AuthConfig::OauthClientCredentials(_)) => {
             if let Some(cached) = store::get_client_token(db, id).await? {
                 let t = open_tokens(s, id, "", &cached.tokens_sealed)?;
                 if fresh(&t, now(), s.refresh_leeway) {
                     return Ok(json_response(&token_json(&t), 200));
                 }
             }
-            let tc = AuthConfig::OauthClientCredentials(a)
-                .token_client()
-                .expect("an OAuth config");
+            let tc = auth.token_client().expect("an OAuth config");
             let (Some(token_url), Some(client)) = (tc.token_url, tc.client) else {
-                return Err(not_configured("token_url"));
+                return Err(ApiError::not_configured("token_url"));
             };
             let request =
                 client_credentials_request(&token_url, &client, &tc.scopes, tc.resource.as_deref())
@@ -134,14 +132,6 @@ pub async fn access_token(
             user_token(db, s, id, &actor, &tc, &resource).await
         }
     }
-}
-
-fn not_configured(what: &str) -> ApiError {
-    ApiError::new(
-        409,
-        "not_configured",
-        format!("The server's config lacks {what}: update it."),
-    )
 }
 
 fn upstream(detail: &str) -> ApiError {
@@ -168,7 +158,7 @@ async fn user_token(
     tc: &TokenClient,
     resource: &str,
 ) -> ApiResult {
-    for attempt in 0..40 {
+    for _ in 0..40 {
         let Some(conn) = store::get_connection(db, server_id, actor).await? else {
             return Err(not_connected());
         };
@@ -188,7 +178,6 @@ async fn user_token(
             return refresh(db, s, &conn, tc, &refresh_token, resource).await;
         }
         // Another caller is refreshing: wait for its new version.
-        let _ = attempt;
         Delay::from(Duration::from_millis(150)).await;
     }
     Err(ApiError::new(
@@ -208,11 +197,7 @@ async fn refresh(
 ) -> ApiResult {
     let (Some(token_url), Some(client)) = (tc.token_url.as_deref(), tc.client.as_ref()) else {
         store::release_lease(db, conn).await?;
-        return Err(ApiError::new(
-            409,
-            "not_configured",
-            "The config lacks token_url or client_id.",
-        ));
+        return Err(ApiError::not_configured("token_url or client_id"));
     };
     let request = match refresh_request(token_url, client, refresh_token, resource, &tc.scopes) {
         Ok(r) => r,
