@@ -561,10 +561,14 @@ pub async fn discover_route(req: &mut Request, db: &D1Database, s: &Settings) ->
     Ok(json_response(&result, 200))
 }
 
-/// The callback's page when D1 cannot be reached at all.
-pub fn callback_unavailable() -> ApiResult {
+/// The page of a consent navigation (start or callback) that failed inside the Worker (D1
+/// unreachable, no random source): never a JSON error in the person's window.
+pub fn navigation_failure(e: ApiError) -> ApiResult {
+    worker::console_error!("consent navigation failed: {:?}", e.errors);
     plain_error(
-        CallbackError::Storage.code(),
-        CallbackError::Storage.message(),
+        "internal_error",
+        "The service could not complete this step of connecting, so nothing was connected. \
+         Start connecting again from the app; if it happens again, tell the administrator."
+            .to_owned(),
     )
 }

@@ -192,11 +192,14 @@ async fn route(mut req: Request, env: &Env, s: &Settings) -> ApiResult {
     match (method, segments.as_slice()) {
         (Method::Get, ["service", "mcp", "consent", "callback"]) => match db() {
             Ok(db) => flows::callback(&req, &db, s).await,
-            Err(_) => flows::callback_unavailable(),
-        },
-        (Method::Post, ["service", "mcp", "consent", "start"]) => {
-            flows::start(&mut req, &db()?, s).await
+            Err(e) => Err(e),
         }
+        .or_else(flows::navigation_failure),
+        (Method::Post, ["service", "mcp", "consent", "start"]) => match db() {
+            Ok(db) => flows::start(&mut req, &db, s).await,
+            Err(e) => Err(e),
+        }
+        .or_else(flows::navigation_failure),
         (Method::Options, ["service", "mcp", "agents", ..])
         | (Method::Options, ["service", "mcp", "consent", "flows", _])
         | (Method::Options, ["service", "mcp", "discover"]) => Ok(http::no_content()),
