@@ -363,7 +363,9 @@ test("POST /service/mcp/discover: the same DiscoveryResult as the control plane,
   const edge = await w.call("/service/mcp/discover", { method: "POST", token: ticket, body: { endpoint: s.endpoint } });
   assert.equal(edge.status, 200, edge.text);
   const admin = await w.admin("/ai/mcp-servers/discover", { method: "POST", body: { endpoint: s.endpoint } });
-  const strip = ({ trace, ...rest }) => ({ ...rest, trace: trace?.map(({ ms, ...t }) => t) });
+  // The trace's timings and which speculative requests were answered in time vary by run;
+  // the requests the result was built from do not.
+  const strip = ({ trace, ...rest }) => ({ ...rest, used: trace.filter((t) => t.outcome === "used").map(({ ms: _, ...t }) => t) });
   assert.deepEqual(strip(edge.json), strip(admin.json));
   assert.equal(edge.json.requires_auth, true);
 
