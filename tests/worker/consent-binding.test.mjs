@@ -5,9 +5,11 @@
 // the flow-status route, redirect mode's fragment, the runtime discover route and CORS, and
 // the callback page's handling of provider text and of failures after the code exchange.
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { after, before, beforeEach, test } from "node:test";
+import { root } from "../node/fixtures.mjs";
 import { authorizeByHttp } from "../peers/auth-server.mjs";
-import { ORIGIN } from "./harness.mjs";
+import { DEV_BINDINGS, ORIGIN } from "./harness.mjs";
 import {
   APP_ORIGIN,
   CALLBACK,
@@ -413,4 +415,40 @@ test("CORS: the browser-called runtime routes answer preflights and allow exactl
   const c = await connect(w, ticket, AGENT, server.id);
   const st = await startConsent(w, c, { browser: newBrowser() });
   assert.equal(st.headers.get("access-control-allow-origin"), null);
+});
+
+// Last: it reconfigures this Worker. An operator turning ALLOW_PRIVATE_TARGETS off (and
+// serving over https) while a consent is under way: the stored token URL is now a refused
+// target, and the callback says so on its page (never a JSON error).
+test("a token URL the deployment now refuses: the callback page says blocked_target, nothing stored", async () => {
+  const ticket = await as("blocked");
+  const params = await consentParams(w, ticket, AGENT, server.id);
+  const out = join(root, "build", "worker");
+  await w.mf.setOptions({
+    modules: true,
+    modulesRoot: out,
+    scriptPath: join(out, "index.js"),
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: "2026-07-30",
+    d1Databases: { DB: "mcp-authlink-test" },
+    bindings: { ...DEV_BINDINGS, ALLOW_PRIVATE_TARGETS: "false", PUBLIC_ORIGIN: "https://authlink.example" },
+  });
+  w.db = await w.mf.getD1Database("DB"); // the same (in-memory) database, a new stub
+  assert.equal(await count(w, "pending_consents", "actor_id = ?", "blocked"), 1, "D1 kept its rows");
+  // Over https the cookie is __Host- prefixed: this browser's binding, under that name.
+  const browser = newBrowser();
+  const value = [...w.browser.cookies].find(([k]) => k.endsWith(params.flowId))[1];
+  browser.cookies.set(`__Host-mcp-authlink-consent-${params.flowId}`, value);
+  const r = await callback(w, params, { browser });
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.headers.get("content-type"), /^text\/html/);
+  assert.equal(pageCode(r), "blocked_target");
+  assert.match(r.text, /token endpoint is an address this deployment refuses to call/);
+  assert.match(r.headers.getSetCookie()[0], new RegExp(`^__Host-mcp-authlink-consent-${params.flowId}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax`));
+  assert.equal(tokenRequests(), 0, "nothing was sent to the refused target");
+  assert.equal(await connectionsOf("blocked"), 0);
+  assert.equal((await flowStatus(w, ticket, params.flowId)).json.error.code, "blocked_target");
 });
