@@ -338,6 +338,15 @@ test("a failure after the code exchange (the connection cannot be stored) is the
   assert.match(r.headers.get("content-type"), /^text\/html/);
   assert.equal(pageCode(r), "storage_error");
   assert.match(r.text, /Access was granted, but the connection could not be saved/);
+  // The opener is told too (the page's message for window.opener).
+  const island = /<script type="application\/json" id="mcp-authlink-consent">([^<]*)<\/script>/.exec(r.text);
+  assert.deepEqual(JSON.parse(island[1]).message, {
+    type: "mcp-authlink:consent",
+    flow_id: params.flowId,
+    status: "error",
+    server_id: server.id,
+    error: "storage_error",
+  });
   assert.equal(tokenRequests(), 1, "the code was exchanged");
   assert.equal(await connectionsOf("unlucky"), 0);
   const f = (await flowStatus(w, ticket, params.flowId)).json;
@@ -451,4 +460,11 @@ test("a token URL the deployment now refuses: the callback page says blocked_tar
   assert.equal(tokenRequests(), 0, "nothing was sent to the refused target");
   assert.equal(await connectionsOf("blocked"), 0);
   assert.equal((await flowStatus(w, ticket, params.flowId)).json.error.code, "blocked_target");
+
+  // Over https the start route sets the __Host- cookie: Secure, Path=/.
+  const c = await connect(w, ticket, AGENT, server.id);
+  assert.equal(c.consent.url, "https://authlink.example/service/mcp/consent/start");
+  const st = await startConsent(w, c, { browser: newBrowser() });
+  assert.equal(st.status, 303, st.text);
+  assert.match(st.setCookies[0], new RegExp(`^__Host-mcp-authlink-consent-${c.flow_id}=[A-Za-z0-9_-]{40,}; Max-Age=900; Path=/; Secure; HttpOnly; SameSite=Lax$`));
 });
