@@ -207,6 +207,7 @@ async function main() {
     const tokenId = await createServer("bench-token", { type: "token", auth_token: STATIC_TOKEN });
     const oauthId = await createServer("bench-oauth", { type: "oauth_authorization_code_confidential_pkce" });
 
+    let consentStep = "connect answered oauth_url: no consent start, no binding cookie";
     /**
      * A pending consent flow of `actor`, up to the provider's redirect back: connect, (when
      * connect answers a consent form) the form's POST with the app's Origin and its binding
@@ -236,6 +237,7 @@ async function main() {
         const cookies = form.headers.getSetCookie().map((s) => s.split(";")[0]);
         assert.ok(cookies.length > 0, "the consent POST sets its binding cookie");
         headers.cookie = cookies.join("; ");
+        consentStep = "connect answered consent {url, fields}: POST consent.url with the app's Origin, binding cookie sent on the callback";
       }
       assert.ok(providerUrl, c.text);
       const back = new URL(await authorizeByHttp(providerUrl));
@@ -351,6 +353,7 @@ async function main() {
         gen.send({ ...job, id, base, warmup: preflight });
       });
 
+    console.log(`Consent flows: ${consentStep}.`);
     const loadBefore = loadavg();
     console.log(
       `Load: workerd at ${base}; ${cpus().length} cores, load average ${loadBefore.map((l) => l.toFixed(1)).join(" ")}; ` +
@@ -358,8 +361,12 @@ async function main() {
         `${opts.seconds} s or ${opts.maxRequests} requests per phase (fresh consent flows: ${opts.flows} per phase).`,
     );
     // A first pass at 1 caller for one second per route (not recorded): JIT, wasm, D1 pages.
+    // Its answers are judged like the others: a 5xx there fails the run too.
+    const warmups = [];
     for (const route of routes.filter((r) => !r.fresh)) {
-      await run({ specs: await route.specs(), cycle: true, concurrency: 1, durationMs: 1000, maxRequests: opts.maxRequests, expect: route.expect });
+      const r = await run({ specs: route.specs(), cycle: true, concurrency: 1, durationMs: 1000, maxRequests: opts.maxRequests, expect: route.expect });
+      warmups.push({ key: `${route.key} (warm-up)`, concurrency: 1, ...r });
+      for (const u of r.unexpected) console.log(`  warm-up ${route.key}: unexpected: ${JSON.stringify(u)}`);
     }
 
     const results = {};
@@ -432,23 +439,27 @@ async function main() {
         `| ${r.route} | ${r.concurrency} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.fivexx} | ${r.requests} |`,
       );
     }
+    // What the Worker logged as errors or warnings during the whole run (shown, not judged).
+    const workerErrors = w.logs.join("").split("\n").filter((l) => /error|warn|panick/i.test(l));
+    console.log(`\nThe Worker logged ${workerErrors.length} error or warning lines.`);
+    for (const l of workerErrors.slice(0, 5)) console.log(`  ${l.slice(0, 300)}`);
     mkdirSync(join(root, "build"), { recursive: true });
     const out = join(root, "build", "bench-load.json");
     writeFileSync(
       out,
       JSON.stringify(
-        { date: new Date().toISOString(), node: process.version, cores: cpus().length, loadBefore, loadAfter, settings: opts, rows },
+        { date: new Date().toISOString(), node: process.version, cores: cpus().length, loadBefore, loadAfter, settings: opts, consentStep, workerErrors, rows },
         null,
         2,
       ),
     );
     console.log(`\nwrote ${out}`);
 
-    const failed = rows.filter((r) => r.fivexx || r.unexpectedStatus || r.errors || r.badBodies);
+    const failed = [...warmups, ...rows].filter((r) => r.fivexx || r.unexpectedStatus || r.errors || r.badBodies);
     if (failed.length) {
       for (const r of failed) {
         console.error(
-          `FAIL ${r.key} x${r.concurrency}: ${r.fivexx} 5xx, ${r.unexpectedStatus} other unexpected statuses, ` +
+          `FAIL ${r.key} x${r.concurrency}: ${r.fivexx} 5xx, ${r.unexpectedStatus} unexpected statuses (5xx included), ` +
             `${r.badBodies} unexpected bodies, ${r.errors} connection errors`,
         );
       }
