@@ -124,6 +124,7 @@ dev-page: tools-rust tools-node pkg
 bench: tools-rust tools-node pkg worker
 	$(NODE22) bench/discovery.mjs
 	$(NODE22) bench/size.mjs
+	$(NODE22) bench/load.mjs
 
 # A longer run of the never-panics properties (default 512 cases each).
 fuzz-long:
