@@ -5,8 +5,6 @@ import { McpAuthlinkError } from "./error.js";
 import * as raw from "./wasm/mcp_authlink.js";
 
 export { McpAuthlinkError };
-// The runtime client is plain JavaScript; the main entry offers it too.
-export { McpAuthlinkClient } from "./client.js";
 
 // raw.call(op, a, b) runs the synchronous function numbered op (the match in src/wasm.rs).
 const OP = {

@@ -152,7 +152,12 @@ export interface DiscoverOptions {
    * When the browser cannot read an answer (a CORS refusal shows as a network error), run the
    * whole discovery again at the Worker through this client.
    */
-  edge?: Pick<McpAuthlinkClient, "discoverAtEdge">;
+  edge?: EdgeDiscovery;
+}
+
+/** What `discover` needs of the runtime client (mcp-authlink/client) to run at the Worker. */
+export interface EdgeDiscovery {
+  discoverAtEdge(endpoint: string, options?: { signal?: AbortSignal }): Promise<DiscoveryResult>;
 }
 
 /** Where a discovery ran: in this runtime, or at the Worker through `options.edge`. */
@@ -301,7 +306,8 @@ export function hydrateServerConfig(config: ServerConfig, discovery: DiscoveryRe
 /** discovery.md §7: the DCR methods to try, in order. */
 export function registrationMethods(discovery: DiscoveryResult): ClientAuthMethod[];
 
-// ---- mcp-authlink/client: the runtime client (browser.md §2) ----------------------------------
+// ---- the runtime client's shapes (mcp-authlink/client, browser.md §2; the class is declared in
+// client.d.ts because only that entry exports it) -----------------------------------------------
 
 export type ConnectionStatus = "ready" | "not_connected" | "connecting" | "connected" | "needs_consent" | "expired";
 
@@ -352,22 +358,4 @@ export interface ConnectOutcome {
   status: "connected" | "ready" | "redirecting";
   server_id: string;
   flow_id?: string;
-}
-
-export class McpAuthlinkClient {
-  constructor(options: McpAuthlinkClientOptions);
-  /** The Worker's origin. */
-  readonly origin: string;
-  listServers(agentId: string, options?: { signal?: AbortSignal }): Promise<RuntimeServer[]>;
-  refresh(agentId: string): Promise<RuntimeServer[]>;
-  /** Call it synchronously inside a click handler (the popup opens before any await). */
-  connect(agentId: string, serverId: string, options?: ConnectOptions): Promise<ConnectOutcome>;
-  /** Redirect mode: reads and removes the outcome in the URL fragment; null when there is none. */
-  completeRedirect(): Promise<{ status: "connected"; server_id: string; flow_id?: string } | null>;
-  disconnect(agentId: string, serverId: string): Promise<void>;
-  subscribe(agentId: string, listener: (servers: readonly RuntimeServer[], snapshot: AgentServersSnapshot) => void): () => void;
-  /** The same object until something changes. */
-  snapshot(agentId: string): AgentServersSnapshot;
-  /** `POST /service/mcp/discover`: discovery run by the Worker. */
-  discoverAtEdge(endpoint: string, options?: { signal?: AbortSignal }): Promise<DiscoveryResult>;
 }

@@ -1,5 +1,6 @@
 // Types of `mcp-authlink/react` (browser.md §3). React is an optional peer dependency.
-import type { ConnectOptions, ConnectOutcome, ErrorCode, McpAuthlinkClient, RuntimeServer } from "./index.js";
+import type { ConnectOptions, ConnectOutcome, ErrorCode, RuntimeServer } from "./index.js";
+import type { McpAuthlinkClient } from "./client.js";
 
 export interface AgentMcpServers {
   servers: readonly RuntimeServer[];

@@ -111,3 +111,8 @@ async function runtime(): Promise<void> {
 }
 
 void runtime();
+
+// The main entry does not export the client (it lives in its own entry, without wasm).
+// @ts-expect-error McpAuthlinkClient is not exported by "mcp-authlink"
+import { McpAuthlinkClient as NotHere } from "mcp-authlink";
+console.log(NotHere);
