@@ -409,7 +409,7 @@ export class McpAuthlinkClient {
     const outcome = readOutcome(window.location.hash);
     if (!outcome) return null;
     const rest = new URLSearchParams(window.location.hash.slice(1));
-    for (const k of [...rest.keys()]) if (k.startsWith("mcp_authlink") || k.startsWith("mcp-authlink")) rest.delete(k);
+    rest.delete(FRAGMENT_KEY);
     const hash = rest.toString();
     window.history.replaceState(window.history.state, "", stripHash(window.location.href) + (hash ? `#${hash}` : ""));
     let status = outcome.status;
@@ -498,22 +498,25 @@ function flowError(error, serverId) {
   if (code === "access_denied" || code === "consent_denied") {
     return fail("consent_denied", message ? `${MESSAGES.consent_denied} The provider said: ${message}` : undefined, { serverId });
   }
-  if (code === "expired" || code === "flow_expired" || code === "consent_expired") return fail("consent_expired", undefined, { serverId });
+  if (code === "state_expired" || code === "flow_not_found" || code === "consent_expired") return fail("consent_expired", undefined, { serverId });
   return fail("consent_failed", `The consent failed (${code})${message ? `: ${message}` : "."}`, { serverId });
 }
 
-/** The outcome the callback wrote into the fragment, or null. */
+/** The fragment's key for the outcome: `#mcp-authlink=<JSON, form-urlencoded>`. */
+const FRAGMENT_KEY = "mcp-authlink";
+
+/** The outcome the callback wrote into the fragment (`{flow_id, status, server_id, error?}`), or null. */
 function readOutcome(hash) {
   if (!hash || hash.length < 2) return null;
-  const p = new URLSearchParams(hash.slice(1));
-  const get = (name) => p.get(`mcp_authlink_${name}`) ?? p.get(`mcp-authlink-${name}`) ?? undefined;
-  const status = get("status");
-  if (status !== "connected" && status !== "error") return null;
-  const code = get("error");
-  return {
-    status,
-    flow_id: get("flow_id") ?? get("flow"),
-    server_id: get("server_id") ?? get("server"),
-    error: code ? { code, message: get("error_description") ?? get("message") } : undefined,
-  };
+  const text = new URLSearchParams(hash.slice(1)).get(FRAGMENT_KEY);
+  if (text === null) return null;
+  let v;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (v?.status !== "connected" && v?.status !== "error") return null;
+  const str = (x) => (typeof x === "string" ? x : undefined);
+  return { status: v.status, flow_id: str(v.flow_id), server_id: str(v.server_id), error: str(v.error) };
 }
