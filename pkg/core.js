@@ -52,6 +52,13 @@ async function readCapped(body, max) {
   return { text: new TextDecoder().decode(bytes), tooLarge: false };
 }
 
+// A page's cookies, referrer and HTTP cache never go with discovery's requests. Workers have
+// none of them, and workerd refuses these fields ("not implemented"), so there they are left out.
+const PAGE_FREE =
+  globalThis.navigator?.userAgent === "Cloudflare-Workers"
+    ? {}
+    : { credentials: "omit", referrerPolicy: "no-referrer", cache: "no-store" };
+
 // Sends one planned request: never follows redirects, aborts after `timeout_ms`, reads at
 // most `max_body_bytes` (none for 0), and carries nothing of the page (no cookies or other
 // credentials, no referrer, no HTTP cache). Answers `{response}` or `{error: {kind, message}}`;
@@ -73,9 +80,7 @@ async function send(fetchImpl, req, outer, seen) {
       headers,
       body: req.body ?? undefined,
       redirect: "manual",
-      credentials: "omit",
-      referrerPolicy: "no-referrer",
-      cache: "no-store",
+      ...PAGE_FREE,
       signal: controller.signal,
     });
     const list = [];

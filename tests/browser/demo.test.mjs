@@ -1,0 +1,278 @@
+// The demo frontend in Debian's Chromium against the real Worker (workerd via miniflare) and the
+// real demo peers, driven as a person would: connect through the popup (log in and consent at
+// oidc-provider), disconnect; a popup opened outside a gesture is blocked and the redirect mode
+// works; a provider answering Cross-Origin-Opener-Policy still completes; closing the popup is
+// consent_cancelled; Cancel at the provider is consent_denied, shown in words; an expired ticket
+// is renewed through getTicket; "check a server" runs in the browser or, when CORS hides the
+// answer, at the Worker; no wasm is fetched until a check runs. With UPDATE_SCREENSHOTS=1 the
+// screenshots are written to docs/screenshots/ (else build/screenshots/).
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { build } from "esbuild";
+import { chromium } from "playwright-core";
+import { root } from "../node/fixtures.mjs";
+import { ADMIN_KEY } from "../worker/harness.mjs";
+import { startDemoStack } from "./demo-stack.mjs";
+
+const SHOTS = join(root, process.env.UPDATE_SCREENSHOTS ? "docs/screenshots" : "build/screenshots");
+let stack, browser;
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  stack = await startDemoStack();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    // A real browser's popup blocker (Playwright turns it off by default).
+    ignoreDefaultArgs: ["--disable-popup-blocking"],
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+/** A fresh person (own cookies) on the demo page; every request and page error recorded. */
+async function openDemo(search = "") {
+  const context = await browser.newContext({ viewport: { width: 980, height: 640 } });
+  const page = await context.newPage();
+  const requests = [];
+  const errors = [];
+  context.on("request", (r) => requests.push(r.url()));
+  page.on("pageerror", (e) => errors.push(e));
+  await page.goto(stack.demo.url + search);
+  return { context, page, requests, errors };
+}
+
+const row = (page, name) => page.locator(`tr[data-server="${name}"]`);
+
+async function waitStatus(page, name, status, timeout = 20_000) {
+  await page.waitForSelector(`tr[data-server="${name}"][data-status="${status}"]`, { timeout });
+}
+
+/** oidc-provider's development login and consent pages, as a person fills them in. */
+async function logInAndConsent(win, login = "alice") {
+  await win.waitForSelector('input[name="login"]', { timeout: 15_000 });
+  await win.fill('input[name="login"]', login);
+  await win.fill('input[name="password"]', "any password");
+  await win.click('button[type="submit"]');
+  await win.waitForSelector('button[type="submit"]:has-text("Continue")', { timeout: 15_000 });
+  await win.click('button[type="submit"]:has-text("Continue")');
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+async function adminTicket() {
+  const r = await fetch(`${stack.front.origin}/ai/session-tickets`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify({ actor_id: "demo-person", agent_ids: ["demo-agent"] }),
+  });
+  return (await r.json()).ticket;
+}
+
+test("connect through the popup (log in and consent at the provider), see connected, disconnect; no wasm loaded", async () => {
+  const { context, page, requests, errors } = await openDemo();
+  try {
+    await waitStatus(page, "demo-oauth", "not_connected");
+    assert.equal(await row(page, "demo-token").getAttribute("data-status"), "ready");
+    await shot(page, "demo-servers");
+    const popupOpened = page.waitForEvent("popup");
+    await row(page, "demo-oauth").locator("button.connect").click();
+    const popup = await popupOpened;
+    await waitStatus(page, "demo-oauth", "connecting", 5_000);
+    await logInAndConsent(popup);
+    await waitStatus(page, "demo-oauth", "connected");
+    assert.equal(await row(page, "demo-oauth").locator("td.status").textContent(), "connected");
+    assert.equal(await row(page, "demo-oauth").locator("td.error").textContent(), "");
+    await shot(page, "demo-connected");
+    await row(page, "demo-oauth").locator("button.disconnect").click();
+    await waitStatus(page, "demo-oauth", "not_connected");
+    assert.deepEqual(errors, []);
+    assert.deepEqual(requests.filter((u) => u.endsWith(".wasm") || u.includes("/pkg/")), [], "the client and the hook load no wasm");
+  } finally {
+    await context.close();
+  }
+});
+
+test("a connect outside a user gesture is popup_blocked, shown in words; the redirect mode then works", async () => {
+  // The page calls connect() by itself once the list arrives: nothing is evaluated in it first
+  // (Playwright's evaluations would count as a gesture).
+  const { context, page, errors } = await openDemo("?autoconnect=demo-oauth");
+  try {
+    await page.waitForTimeout(4_000);
+    const error = row(page, "demo-oauth").locator("td.error");
+    assert.equal(await error.getAttribute("data-code"), "popup_blocked");
+    assert.match(await error.textContent(), /The browser blocked the consent window/);
+    assert.equal(context.pages().length, 1, "no window opened");
+    await shot(page, "demo-popup-blocked");
+    await row(page, "demo-oauth").locator("button.use-redirect").click();
+    await logInAndConsent(page, "bob");
+    await page.waitForSelector("#banner", { timeout: 20_000 });
+    assert.equal(await page.textContent("#banner"), "Connected: demo-oauth.");
+    await waitStatus(page, "demo-oauth", "connected");
+    assert.equal(new URL(page.url()).hash, "", "the outcome is removed from the address bar");
+    await row(page, "demo-oauth").locator("button.disconnect").click();
+    await waitStatus(page, "demo-oauth", "not_connected");
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("a provider answering Cross-Origin-Opener-Policy: same-origin still completes", async () => {
+  const { context, page } = await openDemo();
+  try {
+    await waitStatus(page, "demo-coop", "not_connected");
+    const popupOpened = page.waitForEvent("popup");
+    await row(page, "demo-coop").locator("button.connect").click();
+    const popup = await popupOpened;
+    const coop = popup.waitForResponse((r) => r.url().startsWith(stack.coopAs.issuer) && r.headers()["cross-origin-opener-policy"] === "same-origin");
+    await logInAndConsent(popup);
+    await coop;
+    await waitStatus(page, "demo-coop", "connected", 30_000);
+    await row(page, "demo-coop").locator("button.disconnect").click();
+    await waitStatus(page, "demo-coop", "not_connected");
+  } finally {
+    await context.close();
+  }
+});
+
+test("the person closes the consent window: consent_cancelled within a few seconds", async () => {
+  const { context, page } = await openDemo();
+  try {
+    await waitStatus(page, "demo-oauth", "not_connected");
+    const popupOpened = page.waitForEvent("popup");
+    await row(page, "demo-oauth").locator("button.connect").click();
+    const popup = await popupOpened;
+    await popup.waitForSelector('input[name="login"]', { timeout: 15_000 });
+    // A person reads the sign-in page for a while, then closes the window.
+    await page.waitForTimeout(8_500);
+    await popup.close();
+    const closedAt = Date.now();
+    await page.waitForSelector('tr[data-server="demo-oauth"] td.error[data-code="consent_cancelled"]', { timeout: 10_000 });
+    assert.ok(Date.now() - closedAt < 6_000, `cancelled after ${Date.now() - closedAt} ms`);
+    assert.equal(await row(page, "demo-oauth").locator("td.error").textContent(), "The consent window was closed before consent was given.");
+    assert.equal(await row(page, "demo-oauth").getAttribute("data-status"), "not_connected");
+  } finally {
+    await context.close();
+  }
+});
+
+test("Cancel at the provider (access_denied) is consent_denied, shown in words", async () => {
+  const { context, page } = await openDemo();
+  try {
+    await waitStatus(page, "demo-oauth", "not_connected");
+    const popupOpened = page.waitForEvent("popup");
+    await row(page, "demo-oauth").locator("button.connect").click();
+    const popup = await popupOpened;
+    await popup.waitForSelector('input[name="login"]', { timeout: 15_000 });
+    await popup.click("text=[ Cancel ]");
+    await page.waitForSelector('tr[data-server="demo-oauth"] td.error[data-code="consent_denied"]', { timeout: 20_000 });
+    assert.match(await row(page, "demo-oauth").locator("td.error").textContent(), /^Access was denied at the provider, so the server was not connected\./);
+    assert.equal(await row(page, "demo-oauth").getAttribute("data-status"), "not_connected");
+    await shot(page, "demo-denied");
+  } finally {
+    await context.close();
+  }
+});
+
+test("a ticket that expires mid-session is renewed through getTicket", async () => {
+  stack.demo.settings.ticketTtlSeconds = 2;
+  const { context, page } = await openDemo();
+  try {
+    await waitStatus(page, "demo-oauth", "not_connected");
+    assert.equal(await page.textContent("#tickets"), "1");
+    await page.waitForTimeout(3_000);
+    const before = stack.demo.stats.tickets;
+    const listed = page.waitForResponse((r) => r.url().endsWith("/servers") && r.status() === 200);
+    await page.click("#refresh");
+    await listed;
+    await page.waitForFunction(() => document.getElementById("tickets").textContent === "2");
+    assert.equal(stack.demo.stats.tickets, before + 1);
+    assert.equal(await page.locator("#list-error").count(), 0);
+    await waitStatus(page, "demo-oauth", "not_connected");
+  } finally {
+    stack.demo.settings.ticketTtlSeconds = 3600;
+    await context.close();
+  }
+});
+
+test("check a server: in the browser when CORS allows, at the Worker when it hides the answer; the wasm loads only then", async () => {
+  const { context, page, requests } = await openDemo();
+  try {
+    await waitStatus(page, "demo-oauth", "not_connected");
+    assert.equal(requests.filter((u) => u.endsWith(".wasm")).length, 0);
+
+    await page.fill("#endpoint", stack.mcp.endpoint);
+    await page.click("#check-go");
+    await page.waitForSelector("#check-result", { timeout: 20_000 });
+    assert.equal(await page.textContent("#via"), "browser");
+    assert.ok(requests.some((u) => u.endsWith("/pkg/wasm/mcp_authlink_bg.wasm")), "the core loads on first use");
+    const browserMode = await page.textContent("#mode");
+
+    // The same server discovered by the Worker gives the same answer.
+    const edge = await fetch(`${stack.front.origin}/service/mcp/discover`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await adminTicket()}`, "content-type": "application/json" },
+      body: JSON.stringify({ endpoint: stack.mcp.endpoint }),
+    }).then((r) => r.json());
+    assert.equal(browserMode, edge.recommended_auth_mode);
+
+    await page.fill("#endpoint", stack.noCors.endpoint);
+    await page.click("#check-go");
+    await page.waitForFunction(() => document.getElementById("via")?.textContent === "edge", null, { timeout: 20_000 });
+    assert.equal(await page.textContent("#mode"), "oauth_authorization_code_confidential_pkce");
+    const trace = await page.$$eval("#trace tbody tr", (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+    assert.ok(trace.some((r) => r[0] === "POST" && r[1] === stack.noCors.endpoint && r[2] === "401"), JSON.stringify(trace));
+    assert.ok(trace.some((r) => r[1].startsWith(stack.as.issuer) && r[4] === "used"), JSON.stringify(trace));
+    await shot(page, "demo-check-edge");
+  } finally {
+    await context.close();
+  }
+});
+
+test("React 18: the hook renders the Worker's list in a real page", async () => {
+  const out = await build({
+    stdin: {
+      contents: `
+        import { createElement as h, version } from "react";
+        import { createRoot } from "react-dom/client";
+        import { McpAuthlinkClient } from "mcp-authlink/client";
+        import { useAgentMcpServers } from "mcp-authlink/react";
+        const client = new McpAuthlinkClient({ baseUrl: ${JSON.stringify(stack.front.origin)}, getTicket: () => fetch("/api/ticket", { method: "POST" }).then((r) => r.json()) });
+        function App() {
+          const { servers, loading } = useAgentMcpServers(client, "demo-agent");
+          return h("ul", { id: "list", "data-loading": String(loading), "data-react": version }, servers.map((s) => h("li", { key: s.id }, s.name + ":" + s.connection_status)));
+        }
+        createRoot(document.getElementById("root")).render(h(App));`,
+      resolveDir: root,
+      loader: "js",
+    },
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    alias: { react: "react-18", "react-dom": "react-dom-18" },
+    define: { "process.env.NODE_ENV": '"production"' },
+    write: false,
+    logLevel: "silent",
+  });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    await page.route(`${stack.demo.origin}/react18.html`, (r) => r.fulfill({ contentType: "text/html", body: '<div id="root"></div><script type="module" src="/react18.js"></script>' }));
+    await page.route(`${stack.demo.origin}/react18.js`, (r) => r.fulfill({ contentType: "text/javascript", body: out.outputFiles[0].text }));
+    await page.goto(`${stack.demo.origin}/react18.html`);
+    await page.waitForSelector('#list[data-loading="false"] li');
+    assert.match(await page.getAttribute("#list", "data-react"), /^18\./);
+    const items = await page.$$eval("#list li", (lis) => lis.map((li) => li.textContent).sort());
+    assert.deepEqual(items, ["demo-coop:not_connected", "demo-oauth:not_connected", "demo-token:ready"]);
+  } finally {
+    await context.close();
+  }
+});
