@@ -151,8 +151,9 @@ test("the person closes the consent window: consent_cancelled within a few secon
     await row(page, "demo-oauth").locator("button.connect").click();
     const popup = await popupOpened;
     await popup.waitForSelector('input[name="login"]', { timeout: 15_000 });
-    // A person reads the sign-in page for a while, then closes the window.
-    await page.waitForTimeout(8_500);
+    // A person reads the sign-in page for a while, then closes the window (after the first
+    // seconds, in which a window reported closed may only have lost its opener to COOP).
+    await page.waitForTimeout(10_000);
     await popup.close();
     const closedAt = Date.now();
     await page.waitForSelector('tr[data-server="demo-oauth"] td.error[data-code="consent_cancelled"]', { timeout: 10_000 });
