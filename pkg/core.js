@@ -53,7 +53,8 @@ async function readCapped(body, max) {
 }
 
 // A page's cookies, referrer and HTTP cache never go with discovery's requests. Workers have
-// none of them, and workerd refuses these fields ("not implemented"), so there they are left out.
+// none of them, and workerd before compatibility date 2024-11-11 throws on `cache` ("not
+// implemented"), so there they are left out.
 const PAGE_FREE =
   globalThis.navigator?.userAgent === "Cloudflare-Workers"
     ? {}
