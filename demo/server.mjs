@@ -55,6 +55,8 @@ export async function startDemo({ workerUrl, adminKey, port = 8790, host = "127.
   const appJs = await bundleDemo();
   const stats = { tickets: 0 };
   const settings = { ticketTtlSeconds };
+  // More static pages on this origin (tests add their own: path -> {type, body}).
+  const extra = new Map();
   const send = (res, status, type, body) => {
     res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
     res.end(body);
@@ -64,6 +66,7 @@ export async function startDemo({ workerUrl, adminKey, port = 8790, host = "127.
     try {
       if (req.method === "GET" && path === "/") return send(res, 200, TYPES[".html"], await readFile(join(here, "index.html")));
       if (req.method === "GET" && path === "/app.js") return send(res, 200, TYPES[".js"], appJs);
+      if (req.method === "GET" && extra.has(path)) return send(res, 200, extra.get(path).type, extra.get(path).body);
       if (req.method === "GET" && path === "/api/config") return send(res, 200, TYPES[".json"], JSON.stringify({ workerUrl, actorId, agentId }));
       if (req.method === "POST" && path === "/api/ticket") {
         // Here a real backend checks its own session first.
@@ -96,6 +99,7 @@ export async function startDemo({ workerUrl, adminKey, port = 8790, host = "127.
     origin,
     stats,
     settings,
+    extra,
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

@@ -23,8 +23,9 @@ const MESSAGES = {
   consent_denied: "Access was denied at the provider, so the server was not connected.",
   consent_cancelled: "The consent window was closed before consent was given.",
   consent_expired: "The consent took too long and expired: connect again.",
-  popup_blocked:
-    "The browser blocked the consent window: call connect() directly from a click handler, or use { mode: \"redirect\" }.",
+  // Read by the person; the developer's side of it (call connect() inside the click handler,
+  // or offer { mode: "redirect" }) is in the README.
+  popup_blocked: "The browser blocked the sign-in window: allow pop-ups for this site, or continue in this tab.",
   aborted: "The connect was aborted.",
   not_attached: "This server is not attached to the agent.",
 };
@@ -496,7 +497,8 @@ function flowError(error, serverId) {
   const code = String(raw.code ?? "consent_failed");
   const message = typeof raw.message === "string" && raw.message ? raw.message : undefined;
   if (code === "access_denied" || code === "consent_denied") {
-    return fail("consent_denied", message ? `${MESSAGES.consent_denied} The provider said: ${message}` : undefined, { serverId });
+    // The Worker's message already says it in words, with the provider's own words labelled.
+    return fail("consent_denied", message, { serverId });
   }
   if (code === "state_expired" || code === "flow_not_found" || code === "consent_expired") return fail("consent_expired", undefined, { serverId });
   return fail("consent_failed", `The consent failed (${code})${message ? `: ${message}` : "."}`, { serverId });

@@ -63,8 +63,8 @@ async function logInAndConsent(win, login = "alice") {
   await win.click('button[type="submit"]:has-text("Continue")');
 }
 
-async function shot(page, name) {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+async function shot(page, name, fullPage = false) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
 }
 
 async function adminTicket() {
@@ -108,7 +108,7 @@ test("a connect outside a user gesture is popup_blocked, shown in words; the red
     await page.waitForTimeout(4_000);
     const error = row(page, "demo-oauth").locator("td.error");
     assert.equal(await error.getAttribute("data-code"), "popup_blocked");
-    assert.match(await error.textContent(), /The browser blocked the consent window/);
+    assert.match(await error.textContent(), /^The browser blocked the sign-in window: allow pop-ups for this site, or continue in this tab\./);
     assert.equal(context.pages().length, 1, "no window opened");
     await shot(page, "demo-popup-blocked");
     await row(page, "demo-oauth").locator("button.use-redirect").click();
@@ -133,8 +133,11 @@ test("a provider answering Cross-Origin-Opener-Policy: same-origin still complet
     await row(page, "demo-coop").locator("button.connect").click();
     const popup = await popupOpened;
     const coop = popup.waitForResponse((r) => r.url().startsWith(stack.coopAs.issuer) && r.headers()["cross-origin-opener-policy"] === "same-origin");
-    await logInAndConsent(popup);
+    await popup.waitForSelector('input[name="login"]', { timeout: 15_000 });
     await coop;
+    // The policy really severed the window from the demo page.
+    assert.equal(await popup.evaluate(() => window.opener), null);
+    await logInAndConsent(popup);
     await waitStatus(page, "demo-coop", "connected", 30_000);
     await row(page, "demo-coop").locator("button.disconnect").click();
     await waitStatus(page, "demo-coop", "not_connected");
@@ -175,7 +178,9 @@ test("Cancel at the provider (access_denied) is consent_denied, shown in words",
     await popup.waitForSelector('input[name="login"]', { timeout: 15_000 });
     await popup.click("text=[ Cancel ]");
     await page.waitForSelector('tr[data-server="demo-oauth"] td.error[data-code="consent_denied"]', { timeout: 20_000 });
-    assert.match(await row(page, "demo-oauth").locator("td.error").textContent(), /^Access was denied at the provider, so the server was not connected\./);
+    const words = await row(page, "demo-oauth").locator("td.error").textContent();
+    assert.match(words, /^Access was not granted \(access_denied\), so nothing was connected\./);
+    assert.match(words, /End-User aborted interaction/, "the provider's own words, labelled");
     assert.equal(await row(page, "demo-oauth").getAttribute("data-status"), "not_connected");
     await shot(page, "demo-denied");
   } finally {
@@ -232,7 +237,7 @@ test("check a server: in the browser when CORS allows, at the Worker when it hid
     const trace = await page.$$eval("#trace tbody tr", (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
     assert.ok(trace.some((r) => r[0] === "POST" && r[1] === stack.noCors.endpoint && r[2] === "401"), JSON.stringify(trace));
     assert.ok(trace.some((r) => r[1].startsWith(stack.as.issuer) && r[4] === "used"), JSON.stringify(trace));
-    await shot(page, "demo-check-edge");
+    await shot(page, "demo-check-edge", true);
   } finally {
     await context.close();
   }
@@ -265,11 +270,18 @@ test("React 18: the hook renders the Worker's list in a real page", async () => 
   });
   const context = await browser.newContext();
   const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
   try {
-    await page.route(`${stack.demo.origin}/react18.html`, (r) => r.fulfill({ contentType: "text/html", body: '<div id="root"></div><script type="module" src="/react18.js"></script>' }));
-    await page.route(`${stack.demo.origin}/react18.js`, (r) => r.fulfill({ contentType: "text/javascript", body: out.outputFiles[0].text }));
+    // Served by the demo's own server: a page Playwright fulfilled itself would count as
+    // public, and Chromium then refuses its requests to the loopback Worker.
+    stack.demo.extra.set("/react18.html", { type: "text/html", body: '<div id="root"></div><script type="module" src="/react18.js"></script>' });
+    stack.demo.extra.set("/react18.js", { type: "text/javascript", body: out.outputFiles[0].text });
     await page.goto(`${stack.demo.origin}/react18.html`);
-    await page.waitForSelector('#list[data-loading="false"] li');
+    await page.waitForSelector('#list[data-loading="false"] li', { timeout: 10_000 }).catch((e) => {
+      throw new Error(`${e.message}\npage errors: ${errors.join("\n")}`);
+    });
     assert.match(await page.getAttribute("#list", "data-react"), /^18\./);
     const items = await page.$$eval("#list li", (lis) => lis.map((li) => li.textContent).sort());
     assert.deepEqual(items, ["demo-coop:not_connected", "demo-oauth:not_connected", "demo-token:ready"]);

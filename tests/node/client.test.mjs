@@ -189,3 +189,32 @@ test("the constructor names what is missing", () => {
   assert.throws(() => new McpAuthlinkClient({ getTicket: () => "t" }), { code: "invalid_argument", message: /baseUrl/ });
   assert.throws(() => new McpAuthlinkClient({ baseUrl: BASE }), { code: "invalid_argument", message: /getTicket/ });
 });
+
+/** A window whose address is `href`; replaceState records the new address. */
+function fakeWindow(href) {
+  const w = { location: { href, hash: new URL(href).hash }, history: { state: null, replaceState: (_s, _t, url) => { w.location.href = url; w.location.hash = new URL(url).hash; } } };
+  return w;
+}
+
+test("completeRedirect reads #mcp-authlink=<outcome>, removes it from the address, and asks the Worker", async () => {
+  const { fetch, calls } = scripted({
+    "GET /service/mcp/consent/flows/f1": () => [200, { flow_id: "f1", server_id: "srv_a", status: "connected" }],
+    "GET /service/mcp/consent/flows/f2": () => [200, { flow_id: "f2", server_id: "srv_a", status: "error", error: { code: "access_denied", message: "Access was not granted (access_denied), so nothing was connected." } }],
+  });
+  const client = new McpAuthlinkClient({ baseUrl: BASE, getTicket: tickets("t"), fetch });
+  const fragment = (o) => `#${new URLSearchParams({ "mcp-authlink": JSON.stringify(o) })}`;
+  globalThis.window = fakeWindow(`https://app.example/agents?x=1${fragment({ flow_id: "f1", status: "connected", server_id: "srv_a" })}`);
+  try {
+    assert.deepEqual(await client.completeRedirect(), { status: "connected", server_id: "srv_a", flow_id: "f1" });
+    assert.equal(window.location.href, "https://app.example/agents?x=1");
+    assert.equal(await client.completeRedirect(), null, "nothing left to read");
+
+    // The fragment says connected, the Worker says denied: the Worker wins.
+    globalThis.window = fakeWindow(`https://app.example/a${fragment({ flow_id: "f2", status: "connected", server_id: "srv_a" })}&tab=2`);
+    await assert.rejects(client.completeRedirect(), { code: "consent_denied", message: "Access was not granted (access_denied), so nothing was connected." });
+    assert.equal(window.location.href, "https://app.example/a#tab=2");
+  } finally {
+    delete globalThis.window;
+  }
+  assert.deepEqual(calls.map((c) => c.path), ["/service/mcp/consent/flows/f1", "/service/mcp/consent/flows/f2"]);
+});
