@@ -289,3 +289,67 @@ test("React 18: the hook renders the Worker's list in a real page", async () => 
     await context.close();
   }
 });
+
+test("one connect per server at a time: a second call focuses the open window and returns the same promise; a signal aborts", async () => {
+  const out = await build({
+    stdin: {
+      contents: `
+        import { McpAuthlinkClient } from "mcp-authlink/client";
+        const client = new McpAuthlinkClient({ baseUrl: ${JSON.stringify(stack.front.origin)}, getTicket: () => fetch("/api/ticket", { method: "POST" }).then((r) => r.json()) });
+        const servers = await client.listServers("demo-agent");
+        const id = (name) => servers.find((s) => s.name === name).id;
+        const settle = (p) => p.then((v) => ({ ok: v }), (e) => ({ code: e.code, message: e.message }));
+        window.results = {};
+        document.getElementById("twice").onclick = () => {
+          const a = client.connect("demo-agent", id("demo-oauth"));
+          const b = client.connect("demo-agent", id("demo-oauth"));
+          window.results.same = a === b;
+          settle(a).then((r) => (window.results.twice = r));
+        };
+        const controller = new AbortController();
+        document.getElementById("abortable").onclick = () => {
+          settle(client.connect("demo-agent", id("demo-coop"), { signal: controller.signal })).then((r) => (window.results.aborted = r));
+        };
+        document.getElementById("abort").onclick = () => controller.abort();
+        document.body.dataset.ready = "1";`,
+      resolveDir: root,
+      loader: "js",
+    },
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    write: false,
+    logLevel: "silent",
+  });
+  stack.demo.extra.set("/twice.html", { type: "text/html", body: '<button id="twice">twice</button><button id="abortable">abortable</button><button id="abort">abort</button><script type="module" src="/twice.js"></script>' });
+  stack.demo.extra.set("/twice.js", { type: "text/javascript", body: out.outputFiles[0].text });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    await page.goto(`${stack.demo.origin}/twice.html`);
+    await page.waitForSelector("body[data-ready]");
+    const popupOpened = page.waitForEvent("popup");
+    await page.click("#twice");
+    const popup = await popupOpened;
+    await logInAndConsent(popup);
+    await page.waitForFunction(() => window.results.twice, null, { timeout: 20_000 });
+    const results = await page.evaluate(() => window.results);
+    assert.equal(results.same, true);
+    assert.equal(results.twice.ok.status, "connected");
+    assert.equal(context.pages().length, 1, "one window was opened, and it closed itself");
+
+    const second = page.waitForEvent("popup");
+    await page.click("#abortable");
+    const win = await second;
+    await win.waitForSelector('input[name="login"]', { timeout: 15_000 });
+    await page.click("#abort");
+    await page.waitForFunction(() => window.results.aborted, null, { timeout: 10_000 });
+    assert.deepEqual(await page.evaluate(() => window.results.aborted), { code: "aborted", message: "The connect was aborted." });
+
+    const ticket = await adminTicket();
+    await fetch(`${stack.front.origin}/service/mcp/agents/demo-agent/servers/${stack.ids["demo-oauth"]}/disconnect`, { method: "POST", headers: { authorization: `Bearer ${ticket}` } });
+  } finally {
+    await context.close();
+  }
+});
