@@ -273,6 +273,9 @@ export class McpAuthlinkClient {
       return Promise.reject(fail("invalid_argument", 'mode must be "popup" or "redirect"'));
     }
     if (signal?.aborted) return Promise.reject(fail("aborted"));
+    if (typeof window === "undefined" || typeof document === "undefined") {
+      return Promise.reject(fail("invalid_argument", "connect() runs in a browser page: it opens the consent window there."));
+    }
     const entry = { win: null, name: "", promise: undefined };
     if (mode === "popup") {
       // Synchronously, inside the gesture: the window exists before the first await.

@@ -145,11 +145,14 @@ test("connect to a server that needs no consent resolves ready without a window"
   });
   const client = new McpAuthlinkClient({ baseUrl: BASE, getTicket: tickets("t"), fetch });
   // Redirect mode opens no window, so this runs in Node; popup mode needs a browser.
+  await assert.rejects(client.connect("a", "srv_b"), { code: "invalid_argument", message: /runs in a browser page/ });
   globalThis.window = { location: { href: "https://app.example/agents#x" } };
+  globalThis.document = {};
   try {
     assert.deepEqual(await client.connect("a", "srv_b", { mode: "redirect" }), { status: "ready", server_id: "srv_b" });
   } finally {
     delete globalThis.window;
+    delete globalThis.document;
   }
   assert.deepEqual(calls[0].body, { return_to: "https://app.example/agents" });
 });
@@ -165,6 +168,7 @@ test("a refused connect is recorded on the server as its error, and the next try
   const statuses = [];
   client.subscribe("a", (servers) => statuses.push(servers[0].connection_status));
   globalThis.window = { location: { href: "https://evil.example/" } };
+  globalThis.document = {};
   try {
     await assert.rejects(client.connect("a", "srv_a", { mode: "redirect" }), { code: "return_to_not_allowed", serverId: "srv_a" });
     assert.deepEqual(client.snapshot("a").servers[0].error, { code: "return_to_not_allowed", message: "return_to must be on one of ALLOWED_RETURN_ORIGINS." });
@@ -174,6 +178,7 @@ test("a refused connect is recorded on the server as its error, and the next try
     assert.equal(client.snapshot("a").servers[0].error, null);
   } finally {
     delete globalThis.window;
+    delete globalThis.document;
   }
 });
 
