@@ -440,7 +440,7 @@ fn the_binding_must_match_its_stored_hash() {
     assert!(cookie_values(Some(&header), &cookie_name("f2", false)).is_empty());
     // The stored hash itself is not a binding.
     assert_eq!(
-        check_binding(&[stored.clone()], Some(&stored)),
+        check_binding(std::slice::from_ref(&stored), Some(&stored)),
         Err(CallbackError::BindingMismatch)
     );
     assert_eq!(CallbackError::BindingMissing.code(), "binding_missing");

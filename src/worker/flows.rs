@@ -47,13 +47,15 @@ async fn rate_limit(db: &D1Database, kind: &str, actor: &str, limit: u64) -> Api
     let bucket = format!("{kind}:{}", secret_hash(actor));
     let count = store::hit_rate(db, &bucket, t - t % 60).await?;
     if count > limit {
+        let wait = 60 - t % 60;
         return Err(ApiError::new(
             429,
             "rate_limited",
             format!(
-                "Too many {kind} calls for this actor: at most {limit} a minute. Wait for the next minute, then retry."
+                "Too many {kind} calls for this actor: at most {limit} a minute. Retry in {wait} s."
             ),
-        ));
+        )
+        .with("retry_after_seconds", json!(wait)));
     }
     Ok(())
 }
