@@ -52,7 +52,9 @@ function ServerRow({ server, connect, disconnect, redirect }) {
       <td className={`status ${server.connection_status}`}>{STATUS_WORDS[server.connection_status] ?? server.connection_status}</td>
       <td>
         {canConnect && (
-          <button className="connect" disabled={server.connection_status === "connecting"} onClick={onConnect}>
+          // Stays enabled while connecting: a second click shows the open window again, or
+          // starts afresh when that window was closed.
+          <button className="connect" onClick={onConnect}>
             Connect
           </button>
         )}

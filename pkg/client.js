@@ -261,12 +261,20 @@ export class McpAuthlinkClient {
     const key = `${agentId}\n${serverId}`;
     const open = this.#connects.get(key);
     if (open) {
+      let gone = false;
       try {
-        open.win?.focus();
+        gone = open.win?.closed === true;
       } catch {
-        // A window whose opener was severed cannot be focused from here.
+        gone = false;
       }
-      return open.promise;
+      if (!gone) {
+        open.win?.focus();
+        return open.promise;
+      }
+      // Its window reports closed (really closed, or cut off by a provider's COOP while the
+      // wait cannot tell): the person asks again, so the old wait ends as cancelled and a new
+      // consent starts.
+      open.supersede();
     }
     const s = this.#state(agentId);
     if (mode !== "popup" && mode !== "redirect") {
@@ -276,7 +284,14 @@ export class McpAuthlinkClient {
     if (typeof window === "undefined" || typeof document === "undefined") {
       return Promise.reject(fail("invalid_argument", "connect() runs in a browser page: it opens the consent window there."));
     }
-    const entry = { win: null, name: "", promise: undefined };
+    // The wait's own signal: the caller's aborts it, and so does a newer connect that replaces it.
+    const inner = new AbortController();
+    signal?.addEventListener("abort", () => inner.abort(), { once: true });
+    const entry = { win: null, name: "", promise: undefined, superseded: false };
+    entry.supersede = () => {
+      entry.superseded = true;
+      inner.abort();
+    };
     if (mode === "popup") {
       // Synchronously, inside the gesture: the window exists before the first await.
       entry.name = `mcp-authlink-${Math.random().toString(36).slice(2)}`;
@@ -303,8 +318,10 @@ export class McpAuthlinkClient {
     s.connecting.add(serverId);
     s.errors.delete(serverId);
     this.#emit(s);
-    entry.promise = this.#runConnect(agentId, serverId, mode, returnTo, signal, entry).then(
+    const mine = () => this.#connects.get(key) === entry;
+    entry.promise = this.#runConnect(agentId, serverId, mode, returnTo, inner.signal, entry).then(
       async (outcome) => {
+        if (!mine()) return outcome;
         s.connecting.delete(serverId);
         this.#connects.delete(key);
         if (outcome.status === "redirecting") return outcome;
@@ -312,6 +329,8 @@ export class McpAuthlinkClient {
         return outcome;
       },
       (e) => {
+        if (entry.superseded) throw fail("consent_cancelled", undefined, { serverId });
+        if (!mine()) throw e;
         s.connecting.delete(serverId);
         this.#connects.delete(key);
         if (!(e instanceof McpAuthlinkError)) e = fail("network", String(e?.message ?? e));

@@ -290,7 +290,7 @@ test("React 18: the hook renders the Worker's list in a real page", async () => 
   }
 });
 
-test("one connect per server at a time: a second call focuses the open window and returns the same promise; a signal aborts", async () => {
+test("one connect per server at a time: a second call focuses the open window and returns the same promise; a signal aborts; a closed window is replaced", async () => {
   const out = await build({
     stdin: {
       contents: `
@@ -311,6 +311,11 @@ test("one connect per server at a time: a second call focuses the open window an
           settle(client.connect("demo-agent", id("demo-coop"), { signal: controller.signal })).then((r) => (window.results.aborted = r));
         };
         document.getElementById("abort").onclick = () => controller.abort();
+        document.getElementById("coop").onclick = () => {
+          const n = (window.results.coop ??= []).length;
+          window.results.coop.push(null);
+          settle(client.connect("demo-agent", id("demo-coop"))).then((r) => (window.results.coop[n] = r));
+        };
         document.body.dataset.ready = "1";`,
       resolveDir: root,
       loader: "js",
@@ -322,7 +327,7 @@ test("one connect per server at a time: a second call focuses the open window an
     write: false,
     logLevel: "silent",
   });
-  stack.demo.extra.set("/twice.html", { type: "text/html", body: '<button id="twice">twice</button><button id="abortable">abortable</button><button id="abort">abort</button><script type="module" src="/twice.js"></script>' });
+  stack.demo.extra.set("/twice.html", { type: "text/html", body: '<button id="twice">twice</button><button id="abortable">abortable</button><button id="abort">abort</button><button id="coop">coop</button><script type="module" src="/twice.js"></script>' });
   stack.demo.extra.set("/twice.js", { type: "text/javascript", body: out.outputFiles[0].text });
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -339,6 +344,7 @@ test("one connect per server at a time: a second call focuses the open window an
     assert.equal(results.twice.ok.status, "connected");
     assert.equal(context.pages().length, 1, "one window was opened, and it closed itself");
 
+    const ticket0 = await adminTicket();
     const second = page.waitForEvent("popup");
     await page.click("#abortable");
     const win = await second;
@@ -346,6 +352,26 @@ test("one connect per server at a time: a second call focuses the open window an
     await page.click("#abort");
     await page.waitForFunction(() => window.results.aborted, null, { timeout: 10_000 });
     assert.deepEqual(await page.evaluate(() => window.results.aborted), { code: "aborted", message: "The connect was aborted." });
+
+    // A COOP window reports closed from the start, so closing it is not seen; the person
+    // clicks Connect again: a new window opens and the first wait ends as cancelled.
+    const first = page.waitForEvent("popup");
+    await page.click("#coop");
+    const severed = await first;
+    await severed.waitForSelector('input[name="login"]', { timeout: 15_000 });
+    await page.waitForTimeout(1_500);
+    await severed.close();
+    await page.waitForTimeout(3_000);
+    assert.deepEqual(await page.evaluate(() => window.results.coop), [null], "the closed COOP window went unnoticed");
+    const again = page.waitForEvent("popup");
+    await page.click("#coop");
+    const fresh = await again;
+    await page.waitForFunction(() => window.results.coop[0] !== null, null, { timeout: 5_000 });
+    assert.deepEqual(await page.evaluate(() => window.results.coop[0]), { code: "consent_cancelled", message: "The consent window was closed before consent was given." });
+    await logInAndConsent(fresh, "carol");
+    await page.waitForFunction(() => window.results.coop[1] !== null, null, { timeout: 20_000 });
+    assert.equal((await page.evaluate(() => window.results.coop[1])).ok.status, "connected");
+    await fetch(`${stack.front.origin}/service/mcp/agents/demo-agent/servers/${stack.ids["demo-coop"]}/disconnect`, { method: "POST", headers: { authorization: `Bearer ${ticket0}` } });
 
     const ticket = await adminTicket();
     await fetch(`${stack.front.origin}/service/mcp/agents/demo-agent/servers/${stack.ids["demo-oauth"]}/disconnect`, { method: "POST", headers: { authorization: `Bearer ${ticket}` } });
