@@ -435,14 +435,15 @@ export class McpAuthlinkClient {
     rest.delete(FRAGMENT_KEY);
     const hash = rest.toString();
     window.history.replaceState(window.history.state, "", stripHash(window.location.href) + (hash ? `#${hash}` : ""));
-    let status = outcome.status;
-    let error = outcome.error;
+    // The fragment is only a hint (anyone can link here with one): the Worker decides, and a
+    // flow it does not know (another person's, or one ended over an hour ago) connected nothing.
+    let status = "error";
+    let error = { code: "consent_expired" };
     if (outcome.flow_id) {
-      // The fragment is only a hint (anyone can link here with one): the Worker decides.
       try {
         const answer = await this.#request("GET", `/service/mcp/consent/flows/${enc(outcome.flow_id)}`);
-        status = answer?.status ?? status;
-        error = answer?.error ?? error;
+        status = answer?.status;
+        error = answer?.error;
       } catch (e) {
         if (e.status !== 404) throw e;
       }

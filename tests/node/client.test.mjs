@@ -218,8 +218,12 @@ test("completeRedirect reads #mcp-authlink=<outcome>, removes it from the addres
     globalThis.window = fakeWindow(`https://app.example/a${fragment({ flow_id: "f2", status: "connected", server_id: "srv_a" })}&tab=2`);
     await assert.rejects(client.completeRedirect(), { code: "consent_denied", message: "Access was not granted (access_denied), so nothing was connected." });
     assert.equal(window.location.href, "https://app.example/a#tab=2");
+
+    // A flow the Worker does not know connected nothing, whatever the fragment says.
+    globalThis.window = fakeWindow(`https://app.example/a${fragment({ flow_id: "forged", status: "connected", server_id: "srv_a" })}`);
+    await assert.rejects(client.completeRedirect(), { code: "consent_expired" });
   } finally {
     delete globalThis.window;
   }
-  assert.deepEqual(calls.map((c) => c.path), ["/service/mcp/consent/flows/f1", "/service/mcp/consent/flows/f2"]);
+  assert.deepEqual(calls.map((c) => c.path), ["/service/mcp/consent/flows/f1", "/service/mcp/consent/flows/f2", "/service/mcp/consent/flows/forged"]);
 });
