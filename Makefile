@@ -79,8 +79,8 @@ test: tools
 	$(MAKE) test-wasm
 	$(MAKE) pkg
 	$(MAKE) test-pkg
-	$(MAKE) test-browser
 	$(MAKE) worker
+	$(MAKE) test-browser
 	$(MAKE) test-worker
 
 test-rust:
@@ -103,18 +103,20 @@ test-pkg:
 	$(SYSNODE) --test tests/node/pkg-*.test.mjs
 	$(NODE22) --test tests/node/*.test.mjs
 
-# The built npm package in headless Chromium, against real HTTP servers on 127.0.0.1.
+# The built npm package in headless Chromium, against real HTTP servers on 127.0.0.1; the demo
+# frontend against the built Worker (build/worker) in workerd, driven as a person would.
 test-browser: tools-browser
-	$(NODE22) --test tests/browser/*.test.mjs
+	$(NODE22) --test --test-concurrency=1 tests/browser/*.test.mjs
 
 # The Worker in workerd (miniflare) with D1, against the real peers: lifecycle and negatives.
 test-worker:
 	$(NODE22) --test --test-concurrency=1 tests/worker/*.test.mjs
 
 ## ---- run ---------------------------------------------------------------------------------
-# The Worker under `wrangler dev` on http://127.0.0.1:8787 with its local D1 migrated, and
-# the demo peers (oidc-provider + an MCP SDK server).
-dev: tools-rust tools-worker tools-node worker
+# The Worker under `wrangler dev` on http://127.0.0.1:8787 with its local D1 migrated, the
+# demo peers (oidc-provider + an MCP SDK server, and a pair whose provider sends COOP), and
+# the demo frontend on http://127.0.0.1:8790 (its own origin).
+dev: tools-rust tools-worker tools-node pkg worker
 	$(NODE22) tests/dev/stack.mjs
 
 # The discovery page of the npm package (npm package in the browser) on http://127.0.0.1:8788.

@@ -1,7 +1,10 @@
 // The npm package's API over the wasm core. The core does every decision; this file only
 // adapts: it turns JSON envelopes into values or `McpAuthlinkError`s, and it is the fetch
 // adapter (timeouts, body caps, no redirects) that discovery's requests go through.
+import { McpAuthlinkError } from "./error.js";
 import * as raw from "./wasm/mcp_authlink.js";
+
+export { McpAuthlinkError };
 
 // raw.call(op, a, b) runs the synchronous function numbered op (the match in src/wasm.rs).
 const OP = {
@@ -15,15 +18,6 @@ const OP = {
   hydrateServerConfig: 7,
   registrationMethods: 8,
 };
-
-/** An error with a stable `code` (see index.d.ts for the list). */
-export class McpAuthlinkError extends Error {
-  constructor(code, message) {
-    super(message);
-    this.name = "McpAuthlinkError";
-    this.code = code;
-  }
-}
 
 function unwrap(json) {
   const v = JSON.parse(json);
@@ -58,9 +52,19 @@ async function readCapped(body, max) {
   return { text: new TextDecoder().decode(bytes), tooLarge: false };
 }
 
+// A page's cookies, referrer and HTTP cache never go with discovery's requests. Workers have
+// none of them, and workerd before compatibility date 2024-11-11 throws on `cache` ("not
+// implemented"), so there they are left out.
+const PAGE_FREE =
+  globalThis.navigator?.userAgent === "Cloudflare-Workers"
+    ? {}
+    : { credentials: "omit", referrerPolicy: "no-referrer", cache: "no-store" };
+
 // Sends one planned request: never follows redirects, aborts after `timeout_ms`, reads at
-// most `max_body_bytes` (none for 0). Answers `{response}` or `{error: {kind, message}}`.
-async function send(fetchImpl, req, outer) {
+// most `max_body_bytes` (none for 0), and carries nothing of the page (no cookies or other
+// credentials, no referrer, no HTTP cache). Answers `{response}` or `{error: {kind, message}}`;
+// `seen.network` records a fetch that threw a TypeError (how a browser reports a CORS refusal).
+async function send(fetchImpl, req, outer, seen) {
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -77,6 +81,7 @@ async function send(fetchImpl, req, outer) {
       headers,
       body: req.body ?? undefined,
       redirect: "manual",
+      ...PAGE_FREE,
       signal: controller.signal,
     });
     const list = [];
@@ -93,6 +98,7 @@ async function send(fetchImpl, req, outer) {
   } catch (e) {
     if (timedOut) return { error: { kind: "timeout", message: `no answer within ${req.timeout_ms} ms` } };
     if (outer.aborted) return { error: { kind: "aborted", message: "aborted" } };
+    if (e instanceof TypeError) seen.network = true;
     return { error: { kind: "network", message: String(e?.message ?? e) } };
   } finally {
     clearTimeout(timer);
@@ -100,7 +106,13 @@ async function send(fetchImpl, req, outer) {
   }
 }
 
-/** discovery.md §1-§6: resolves to a DiscoveryResult. */
+/**
+ * discovery.md §1-§6: resolves to a DiscoveryResult with `via: "browser"`. With
+ * `options.edge` (a runtime client), a run that met a network error the browser could not read
+ * past (a CORS refusal) runs again at the Worker and resolves with `via: "edge"`.
+ * `options.blockPrivate` refuses private and loopback targets (default: on in Node unless
+ * `allowHttp` is true; see node.js).
+ */
 export async function discover(endpoint, options = {}) {
   if (endpoint instanceof URL) endpoint = endpoint.href;
   if (typeof endpoint !== "string") throw new McpAuthlinkError("invalid_endpoint", "endpoint must be a URL string");
@@ -108,9 +120,12 @@ export async function discover(endpoint, options = {}) {
   // Unicode host into punycode. ASCII input is passed as given, so that a bare origin stays
   // without a trailing slash.
   if (/[^\x00-\x7f]/.test(endpoint) && URL.canParse(endpoint)) endpoint = new URL(endpoint).href;
-  const { fetch: fetchOption, timeoutMs, allowHttp = false, allowIssuerMismatch = false, onStep, signal } = options ?? {};
+  const { fetch: fetchOption, timeoutMs, allowHttp = false, allowIssuerMismatch = false, onStep, signal, blockPrivate = false, edge } = options ?? {};
   if (fetchOption !== undefined && typeof fetchOption !== "function") throw argument("options.fetch must be a function");
   if (onStep !== undefined && typeof onStep !== "function") throw argument("options.onStep must be a function");
+  if (edge !== undefined && typeof edge?.discoverAtEdge !== "function") {
+    throw argument("options.edge must be a runtime client (new McpAuthlinkClient from mcp-authlink/client)");
+  }
   if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs >= 1)) {
     throw argument("options.timeoutMs must be a positive number of milliseconds");
   }
@@ -121,20 +136,36 @@ export async function discover(endpoint, options = {}) {
   const run = new AbortController();
   const onAbort = () => run.abort();
   signal?.addEventListener("abort", onAbort);
+  const seen = { network: false };
+  let local;
   try {
     const json = await raw.discover(
       endpoint,
       timeoutMs === undefined ? undefined : Math.min(Math.ceil(timeoutMs), 2 ** 31),
       !!allowHttp,
       !!allowIssuerMismatch,
-      async (request) => JSON.stringify(await send(fetchImpl, JSON.parse(request), run.signal)),
+      async (request) => JSON.stringify(await send(fetchImpl, JSON.parse(request), run.signal, seen)),
       onStep ? (entry) => onStep(JSON.parse(entry)) : undefined,
+      !!blockPrivate,
     );
-    return unwrap(json);
+    local = { result: unwrap(json) };
+  } catch (error) {
+    local = { error };
   } finally {
     signal?.removeEventListener("abort", onAbort);
     run.abort();
   }
+  // The edge runs the whole discovery again only when the browser could not read an answer;
+  // an answer the browser read (even a refusal) is the answer.
+  if (edge && seen.network && !signal?.aborted && local.error?.code !== "invalid_endpoint") {
+    try {
+      return { ...(await edge.discoverAtEdge(endpoint, { signal })), via: "edge" };
+    } catch (edgeError) {
+      if (local.error || edgeError?.code === "aborted") throw edgeError;
+    }
+  }
+  if (local.error) throw local.error;
+  return { ...local.result, via: "browser" };
 }
 
 /** discovery.md §2: every challenge of a WWW-Authenticate value; never throws. */

@@ -20,12 +20,47 @@ export type ErrorCode =
   | "oauth_error"
   | "registration_failed"
   | "registration_unavailable"
-  | "blocked_target";
+  | "blocked_target"
+  | ClientErrorCode;
+
+/** Stable codes of the runtime client's outcomes (browser.md §2). */
+export type ClientErrorCode =
+  | "consent_denied"
+  | "consent_cancelled"
+  | "popup_blocked"
+  | "consent_expired"
+  | "invalid_ticket"
+  | "agent_not_in_scope"
+  | "not_attached"
+  | "network"
+  | "aborted"
+  /** The consent failed at the Worker for another reason (its message says which). */
+  | "consent_failed"
+  | WorkerErrorCode;
+
+/** Codes the Worker's runtime plane answers with, passed through as given. */
+export type WorkerErrorCode =
+  | "return_to_not_allowed"
+  | "pkce_not_advertised"
+  | "rate_limited"
+  | "invalid_json"
+  | "invalid_request"
+  | "invalid_value"
+  | "body_too_large"
+  | "not_configured"
+  | "not_found"
+  | "internal_error"
+  /** An answer without the Worker's error body. */
+  | `http_${number}`;
 
 /** Every error thrown or rejected by this package. */
 export class McpAuthlinkError extends Error {
   readonly name: "McpAuthlinkError";
   readonly code: ErrorCode;
+  /** The HTTP status, when the Worker answered. */
+  readonly status?: number;
+  /** The server a failed connect was for. */
+  readonly serverId?: string;
 }
 
 export type WarningCode =
@@ -107,10 +142,29 @@ export interface DiscoverOptions {
   /** Called after each request with its trace entry. */
   onStep?: (entry: TraceEntry) => void;
   signal?: AbortSignal;
+  /**
+   * Refuse private, loopback, link-local and metadata addresses (`blocked_target`). Default:
+   * on in Node unless `allowHttp` is true, off elsewhere. It judges the URL, not what a host
+   * name resolves to: see the README before running discovery on user input in a backend.
+   */
+  blockPrivate?: boolean;
+  /**
+   * When the browser cannot read an answer (a CORS refusal shows as a network error), run the
+   * whole discovery again at the Worker through this client.
+   */
+  edge?: EdgeDiscovery;
 }
 
-/** Rejects with McpAuthlinkError: invalid_endpoint, unreachable, aborted. */
-export function discover(endpoint: string | URL, options?: DiscoverOptions): Promise<DiscoveryResult>;
+/** What `discover` needs of the runtime client (mcp-authlink/client) to run at the Worker. */
+export interface EdgeDiscovery {
+  discoverAtEdge(endpoint: string, options?: { signal?: AbortSignal }): Promise<DiscoveryResult>;
+}
+
+/** Where a discovery ran: in this runtime, or at the Worker through `options.edge`. */
+export type DiscoveryVia = "browser" | "edge";
+
+/** Rejects with McpAuthlinkError: invalid_endpoint, unreachable, blocked_target, aborted. */
+export function discover(endpoint: string | URL, options?: DiscoverOptions): Promise<DiscoveryResult & { via: DiscoveryVia }>;
 
 export interface Challenge {
   /** As written. */
@@ -251,3 +305,57 @@ export function hydrateServerConfig(config: ServerConfig, discovery: DiscoveryRe
 
 /** discovery.md §7: the DCR methods to try, in order. */
 export function registrationMethods(discovery: DiscoveryResult): ClientAuthMethod[];
+
+// ---- the runtime client's shapes (mcp-authlink/client, browser.md §2; the class is declared in
+// client.d.ts because only that entry exports it) -----------------------------------------------
+
+export type ConnectionStatus = "ready" | "not_connected" | "connecting" | "connected" | "needs_consent" | "expired";
+
+/** A server attached to an agent, as the runtime plane lists it for the ticket's actor. */
+export interface RuntimeServer {
+  id: string;
+  name: string;
+  endpoint: string;
+  auth_type: AuthMode | null;
+  requires_user_connection: boolean;
+  connection_status: ConnectionStatus;
+  connected_at: string | null;
+  expires_at: string | null;
+  /** With `needs_consent`: the scopes a new consent must grant. */
+  required_scopes?: string[];
+  /** The last failed connect's error, cleared by the next try (null when none). */
+  error: { code: ErrorCode; message: string } | null;
+}
+
+export interface AgentServersSnapshot {
+  readonly servers: readonly RuntimeServer[];
+  /** True until the first list arrives (and while rendering on the server). */
+  readonly loading: boolean;
+  /** Why the last list failed, or null. */
+  readonly error: { code: ErrorCode; message: string } | null;
+}
+
+export type TicketSource = () => string | { ticket: string } | Promise<string | { ticket: string }>;
+
+export interface McpAuthlinkClientOptions {
+  /** The Worker's URL. */
+  baseUrl: string;
+  /** Your backend's session ticket for the signed-in person; called again on 401 invalid_ticket. */
+  getTicket: TicketSource;
+  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+}
+
+export interface ConnectOptions {
+  /** "popup" (default): a window opened inside the user's gesture; "redirect": this page goes to the provider and back. */
+  mode?: "popup" | "redirect";
+  /** Redirect mode: where the browser comes back to (an allowed origin); default this page without its fragment. */
+  returnTo?: string;
+  signal?: AbortSignal;
+}
+
+export interface ConnectOutcome {
+  /** "ready": the server needs no consent; "redirecting": redirect mode left the page. */
+  status: "connected" | "ready" | "redirecting";
+  server_id: string;
+  flow_id?: string;
+}

@@ -107,8 +107,10 @@ impl Transport for JsTransport {
     }
 }
 
-/// `discover(endpoint, timeoutMs, allowHttp, allowIssuerMismatch, send, onStep)`: resolves to
-/// a JSON envelope string.
+/// `discover(endpoint, timeoutMs, allowHttp, allowIssuerMismatch, send, onStep, blockPrivate)`:
+/// resolves to a JSON envelope string. `blockPrivate` adds the server-side refusal of private,
+/// loopback, link-local and metadata addresses to the client policy (the package turns it on
+/// by default in Node).
 #[wasm_bindgen(js_name = discover)]
 pub fn discover_js(
     endpoint: String,
@@ -117,6 +119,7 @@ pub fn discover_js(
     allow_issuer_mismatch: bool,
     send: Function,
     on_step: Option<Function>,
+    block_private: bool,
 ) -> Promise {
     future_to_promise(async move {
         let run = async {
@@ -137,12 +140,29 @@ pub fn discover_js(
             });
             let options = DiscoverOptions {
                 timeout_ms,
-                policy: TargetPolicy::client(allow_http),
+                policy: TargetPolicy {
+                    block_private,
+                    ..TargetPolicy::client(allow_http)
+                },
                 allow_issuer_mismatch,
                 speculate: true,
                 on_step: step.as_ref().map(|f| f as &dyn Fn(&TraceEntry)),
             };
-            discovery::discover(&endpoint, &JsTransport { send }, &options).await
+            discovery::discover(&endpoint, &JsTransport { send }, &options)
+                .await
+                .map_err(|e| match e.code {
+                    // The core's wording names the Worker's setting; here the fix is an option.
+                    ErrorCode::BlockedTarget => Error::new(
+                        ErrorCode::BlockedTarget,
+                        format!(
+                            "{:?} points at a private, loopback, link-local or metadata address, which \
+                             discovery refuses here (blockPrivate): pass {{ blockPrivate: false }} only for \
+                             URLs you trust",
+                            endpoint.trim()
+                        ),
+                    ),
+                    _ => e,
+                })
         };
         Ok(JsValue::from_str(&envelope(run.await)))
     })

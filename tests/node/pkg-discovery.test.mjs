@@ -53,7 +53,8 @@ test("bad endpoints reject with invalid_endpoint", async () => {
 
 test("http is allowed for loopback, and anywhere with allowHttp", async () => {
   const fetch = async () => new Response("{}", { status: 200 });
-  assert.equal((await discover("http://127.0.0.1:9/mcp", { fetch })).requires_auth, false);
+  // (Node refuses loopback targets unless told otherwise: tests/node/client-edge.test.mjs.)
+  assert.equal((await discover("http://127.0.0.1:9/mcp", { fetch, blockPrivate: false })).requires_auth, false);
   assert.equal((await discover("http://mcp.example.com/mcp", { fetch, allowHttp: true })).requires_auth, false);
 });
 

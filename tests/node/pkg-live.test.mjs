@@ -11,7 +11,7 @@ for (const original of discoveryFixtures()) {
   test(`live fixture ${original.name}`, async () => {
     const { fixture, close } = await serveFixture(original);
     try {
-      const run = discover(fixture.endpoint, { timeoutMs: 3000, allowIssuerMismatch: fixture.allow_issuer_mismatch === true });
+      const run = discover(fixture.endpoint, { timeoutMs: 3000, allowIssuerMismatch: fixture.allow_issuer_mismatch === true, blockPrivate: false });
       if (fixture.expect_error) {
         await assert.rejects(run, { code: fixture.expect_error });
       } else {

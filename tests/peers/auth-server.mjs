@@ -37,6 +37,9 @@ const RESOURCE_SCOPES = ["mcp:tools"];
  * @param {number} [options.accessTokenTtl=300] access token lifetime in seconds (both grants).
  * @param {number} [options.refreshTokenTtl=86400] refresh token lifetime in seconds.
  * @param {boolean} [options.quiet=true] drop oidc-provider's development-mode warnings.
+ * @param {boolean} [options.coop=false] answer every request with
+ *   `Cross-Origin-Opener-Policy: same-origin`, as some real providers do: a popup that shows
+ *   these pages loses its opener (and its opener's handle on it reports `closed`).
  * @returns {Promise<{issuer: string, url: string, provider: Provider, close: () => Promise<void>}>}
  */
 export async function startAuthServer({
@@ -46,6 +49,7 @@ export async function startAuthServer({
   accessTokenTtl = 300,
   refreshTokenTtl = 86400,
   quiet = true,
+  coop = false,
 } = {}) {
   const hostInUrl = host.includes(":") ? `[${host}]` : host; // "::1" -> "[::1]"
   if (!LOOPBACK_HOSTS.has(hostInUrl)) {
@@ -66,7 +70,10 @@ export async function startAuthServer({
     console.error(`auth-server: server_error: ${error?.stack ?? error}`);
   });
   const callback = withoutDevWarnings(quiet, () => provider.callback());
-  server.on("request", callback);
+  server.on("request", (req, res) => {
+    if (coop) res.setHeader("cross-origin-opener-policy", "same-origin");
+    callback(req, res);
+  });
 
   return {
     issuer,

@@ -69,3 +69,50 @@ async function main(): Promise<void> {
 }
 
 void main();
+
+// The runtime client and the React hook (their own entries, no wasm).
+import { McpAuthlinkClient, McpAuthlinkError as ClientError, type ConnectOutcome, type RuntimeServer } from "mcp-authlink/client";
+import { useAgentMcpServers } from "mcp-authlink/react";
+
+async function runtime(): Promise<void> {
+  const client = new McpAuthlinkClient({
+    baseUrl: "https://authlink.example.com",
+    getTicket: () => fetch("/api/mcp-ticket").then((r) => r.text()),
+  });
+  const servers: RuntimeServer[] = await client.listServers("agent-1");
+  const first = servers[0];
+  if (first && first.connection_status === "not_connected") {
+    try {
+      const outcome: ConnectOutcome = await client.connect("agent-1", first.id, { mode: "popup", signal: AbortSignal.timeout(60_000) });
+      console.log(outcome.status === "connected", outcome.flow_id?.length);
+    } catch (e) {
+      if (e instanceof ClientError && e.code === "popup_blocked") {
+        await client.connect("agent-1", first.id, { mode: "redirect", returnTo: "https://app.example/agents" });
+      }
+    }
+  }
+  console.log(first?.error?.code, first?.expires_at?.length, first?.required_scopes?.join(" "));
+  const off = client.subscribe("agent-1", (list, snapshot) => console.log(list.length, snapshot.loading, snapshot.error?.message));
+  off();
+  const done = await client.completeRedirect();
+  if (done) console.log(done.server_id);
+  await client.disconnect("agent-1", "srv");
+  const edge = await discover("https://mcp.example.com/mcp", { edge: client, blockPrivate: true });
+  const where: "browser" | "edge" = edge.via;
+  console.log(where);
+
+  const hook = useAgentMcpServers(client, "agent-1");
+  const connected = hook.servers.filter((s) => s.connection_status === "connected" || s.connection_status === "connecting");
+  console.log(connected.length, hook.loading, hook.error?.code);
+  await hook.connect("srv", { mode: "redirect" });
+  await hook.disconnect("srv");
+  const again: RuntimeServer[] = await hook.refresh();
+  console.log(again.length);
+}
+
+void runtime();
+
+// The main entry does not export the client (it lives in its own entry, without wasm).
+// @ts-expect-error McpAuthlinkClient is not exported by "mcp-authlink"
+import { McpAuthlinkClient as NotHere } from "mcp-authlink";
+console.log(NotHere);
