@@ -3,7 +3,7 @@
 // then `wrangler dev` with the Worker on http://127.0.0.1:8787 (local D1, .dev.vars), and
 // prints what to try. Ctrl-C stops everything.
 import { spawn } from "node:child_process";
-import { existsSync, copyFileSync } from "node:fs";
+import { existsSync, copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startAuthServer } from "../peers/auth-server.mjs";
 import { startMcpServer } from "../peers/mcp-server.mjs";
@@ -33,7 +33,12 @@ const mcp = await startMcpServer({ issuer: as.issuer, port: Number(process.env.D
 const dev = run(["dev", "--ip", "127.0.0.1", "--port", String(PORT)]);
 
 const base = `http://127.0.0.1:${PORT}`;
-const key = "dev-admin-key";
+// The admin key of .dev.vars (an older .dev.vars may hold a key the Worker now refuses).
+const key = /^ADMIN_API_KEY=(.*)$/m.exec(readFileSync(join(root, ".dev.vars"), "utf8"))?.[1]?.trim() ?? "";
+if (key.length < 32) {
+  console.log("ADMIN_API_KEY in .dev.vars is shorter than 32 characters: the Worker will answer 500 misconfigured;" +
+    " delete .dev.vars to get the current .dev.vars.example");
+}
 console.log(`
 mcp-authlink is starting on ${base}
   demo authorization server (oidc-provider): ${as.issuer}   (any login and password)
