@@ -128,17 +128,45 @@ pub async fn optional_json_body(req: &mut Request) -> ApiResult<Value> {
     parse_object(&bytes)
 }
 
+fn too_large() -> ApiError {
+    ApiError::new(
+        413,
+        "body_too_large",
+        "The body is over 256 KiB: send a smaller JSON object.",
+    )
+}
+
+/// Whether a `Content-Length` value announces more than [`MAX_BODY_BYTES`] (a value that is
+/// not a number is left to the read, which is capped anyway).
+fn announced_too_large(content_length: Option<&str>) -> bool {
+    content_length
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+}
+
+/// The body, at most [`MAX_BODY_BYTES`]: refused by its `Content-Length` before any of it is
+/// read, and otherwise (chunked, or a length that lies) read as a stream that stops at the
+/// cap.
 async fn body_bytes(req: &mut Request) -> ApiResult<Vec<u8>> {
-    let bytes = req
-        .bytes()
-        .await
+    use futures_util::StreamExt;
+    let length = req.headers().get("content-length").ok().flatten();
+    if announced_too_large(length.as_deref()) {
+        return Err(too_large());
+    }
+    if req.inner().body().is_none() {
+        return Ok(Vec::new());
+    }
+    let mut stream = req
+        .stream()
         .map_err(|_| ApiError::new(400, "invalid_json", "The body could not be read."))?;
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::new(
-            413,
-            "body_too_large",
-            "The body is over 256 KiB.",
-        ));
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::new(400, "invalid_json", "The body could not be read."))?;
+        if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
 }
