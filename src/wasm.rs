@@ -223,12 +223,8 @@ fn generate_state_js() -> String {
 
 fn build_authorization_url_js(params_json: String) -> String {
     envelope(
-        parse_arg(
-            &params_json,
-            "buildAuthorizationUrl's params",
-            AuthorizationRequest::from_json,
-        )
-        .and_then(|p| crate::authorize::build_authorization_url(&p)),
+        parse_arg(&params_json, "params", AuthorizationRequest::from_json)
+            .and_then(|p| crate::authorize::build_authorization_url(&p)),
     )
 }
 

@@ -9,7 +9,9 @@ const CORE_JS: &str = include_str!("../pkg/core.js");
 
 /// The quoted names between `start` and the next `];`.
 fn ops_list() -> Vec<&'static str> {
-    let start = WASM_RS.find("pub const OPS: [&str;").expect("src/wasm.rs defines OPS");
+    let start = WASM_RS
+        .find("pub const OPS: [&str;")
+        .expect("src/wasm.rs defines OPS");
     let body = &WASM_RS[start..];
     let body = &body[body.find('=').unwrap()..body.find("];").unwrap()];
     body.split('"').skip(1).step_by(2).collect()
@@ -31,10 +33,16 @@ fn core_js_asks_only_for_operations_the_module_lists() {
     let names = core_js_names();
     assert!(!names.is_empty(), "core.js calls op(\"...\")");
     for name in &names {
-        assert!(ops.contains(name), "core.js asks for {name:?}, not in OPS {ops:?}");
+        assert!(
+            ops.contains(name),
+            "core.js asks for {name:?}, not in OPS {ops:?}"
+        );
     }
     for name in &ops {
-        assert!(names.contains(name), "OPS lists {name:?}, which core.js never calls");
+        assert!(
+            names.contains(name),
+            "OPS lists {name:?}, which core.js never calls"
+        );
         assert!(
             WASM_RS.contains(&format!("\"{name}\" => ")),
             "call() has no arm for {name:?}"
