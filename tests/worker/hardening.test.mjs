@@ -73,6 +73,7 @@ async function rawPost(path, { headers, total, writeBody = true, timeoutMs = 200
       written += chunk.length;
       if (!ok) await Promise.race([once(req, "drain"), response.catch(() => {})]);
     }
+    if (!answered) req.end();
   }
   try {
     return await response;
