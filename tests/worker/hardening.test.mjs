@@ -8,6 +8,7 @@ import { request } from "node:http";
 import { after, before, test } from "node:test";
 import { ADMIN_KEY, DEV_BINDINGS, startWorker } from "./harness.mjs";
 import {
+  CONFIDENTIAL,
   PUBLIC,
   accessToken,
   attach,
@@ -271,4 +272,37 @@ test("ids: quotes and SQL are data; control characters, 256 characters and non-U
   assert.equal(server.status, 400, server.text);
   assert.equal(server.json.errors[0].path, "id");
   assert.deepEqual(await snapshot(w), before, "nothing stored");
+});
+
+// ---- URLs found by discovery (issue 9 item 2) -----------------------------------------------
+
+test("create refuses a provider whose metadata names URLs a config could not hold, before registering", async () => {
+  const p = await startStack({ proxy: true });
+  try {
+    p.proxy.program({
+      path: /^\/\.well-known\/(oauth-authorization-server|openid-configuration)/,
+      transform: (json) => ({
+        ...json,
+        registration_endpoint: "http://registrar.example/reg",
+        token_endpoint: json.token_endpoint?.replace("://", "://user:pw@"),
+      }),
+    });
+    const before = await snapshot(p.w);
+    const r = await p.w.admin("/ai/mcp-servers", {
+      method: "POST",
+      body: { name: "odd-metadata", config: { endpoint: p.endpoint, auth: { type: CONFIDENTIAL } } },
+    });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(code(r), "invalid_request");
+    const byPath = Object.fromEntries(r.json.errors.slice(1).map((e) => [e.path, e]));
+    assert.equal(byPath["config.auth.register_url"]?.code, "insecure_url", r.text);
+    assert.equal(byPath["config.auth.token_url"]?.code, "invalid_value", r.text);
+    assert.match(byPath["config.auth.token_url"].message, /user:password@.*discovery found this URL/);
+    assert.ok(r.json.discovery_result, "the discovery result comes with the refusal");
+    // Only discovery's requests went out (the probe and metadata): no registration, no token.
+    for (const x of p.proxy.exchanges) assert.match(x.path, /^\/mcp$|^\/\.well-known\//, `${x.method} ${x.path}`);
+    assert.deepEqual(await snapshot(p.w), before, "nothing stored");
+  } finally {
+    await p.close();
+  }
 });
