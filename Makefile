@@ -128,9 +128,10 @@ bench: tools-rust tools-node pkg worker
 	$(NODE22) bench/size.mjs
 	$(NODE22) bench/load.mjs
 
-# A longer run of the never-panics properties (default 512 cases each).
+# A longer run of every never-panics property (tests/never_panics*.rs; default 512 cases each).
+NEVER_PANICS := $(patsubst tests/%.rs,--test %,$(wildcard tests/never_panics*.rs))
 fuzz-long:
-	PROPTEST_CASES=200000 cargo test --release --test never_panics --test never_panics_metadata
+	PROPTEST_CASES=200000 cargo test --release $(NEVER_PANICS)
 
 fmt:
 	cargo fmt

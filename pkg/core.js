@@ -6,18 +6,15 @@ import * as raw from "./wasm/mcp_authlink.js";
 
 export { McpAuthlinkError };
 
-// raw.call(op, a, b) runs the synchronous function numbered op (the match in src/wasm.rs).
-const OP = {
-  parseWwwAuthenticate: 0,
-  recommendAuthMode: 1,
-  generatePkce: 2,
-  pkceChallenge: 3,
-  generateState: 4,
-  buildAuthorizationUrl: 5,
-  validateServerConfig: 6,
-  hydrateServerConfig: 7,
-  registrationMethods: 8,
-};
+// raw.call(op, a, b) runs the synchronous function numbered op: its place in the list the
+// wasm module exports (raw.ops(), the OPS list of src/wasm.rs), the one source of the numbers.
+// Read on first use: the module is instantiated after this file is evaluated.
+let opNumbers;
+function op(name) {
+  opNumbers ??= new Map(raw.ops().split(",").map((n, i) => [n, i]));
+  // An unknown name becomes a number no function has: the call answers "no such function".
+  return opNumbers.get(name) ?? 0xffffffff;
+}
 
 function unwrap(json) {
   const v = JSON.parse(json);
@@ -170,46 +167,46 @@ export async function discover(endpoint, options = {}) {
 
 /** discovery.md §2: every challenge of a WWW-Authenticate value; never throws. */
 export function parseWwwAuthenticate(header) {
-  return unwrap(raw.call(OP.parseWwwAuthenticate, String(header ?? ""), ""));
+  return unwrap(raw.call(op("parseWwwAuthenticate"), String(header ?? ""), ""));
 }
 
 /** discovery.md §6 on a DiscoveryResult-shaped object. */
 export function recommendAuthMode(result) {
-  return unwrap(raw.call(OP.recommendAuthMode, JSON.stringify(result ?? {}), ""));
+  return unwrap(raw.call(op("recommendAuthMode"), JSON.stringify(result ?? {}), ""));
 }
 
 /** RFC 7636: `{code_verifier, code_challenge, code_challenge_method: "S256"}`. */
 export function generatePkce() {
-  return unwrap(raw.call(OP.generatePkce, "", ""));
+  return unwrap(raw.call(op("generatePkce"), "", ""));
 }
 
 /** The S256 challenge of a verifier; throws `invalid_verifier` outside RFC 7636's rules. */
 export function pkceChallenge(verifier) {
   if (typeof verifier !== "string") throw new McpAuthlinkError("invalid_verifier", "the verifier must be a string");
-  return unwrap(raw.call(OP.pkceChallenge, verifier, ""));
+  return unwrap(raw.call(op("pkceChallenge"), verifier, ""));
 }
 
 /** A fresh `state` (256 random bits, base64url). */
 export function generateState() {
-  return unwrap(raw.call(OP.generateState, "", ""));
+  return unwrap(raw.call(op("generateState"), "", ""));
 }
 
 /** discovery.md §8: the authorization request URL. */
 export function buildAuthorizationUrl(params) {
-  return unwrap(raw.call(OP.buildAuthorizationUrl, JSON.stringify(params ?? null), ""));
+  return unwrap(raw.call(op("buildAuthorizationUrl"), JSON.stringify(params ?? null), ""));
 }
 
 /** The server-config contract: `{ok: true, value}` or `{ok: false, errors: [{path, code, message}]}`. */
 export function validateServerConfig(input) {
-  return unwrap(raw.call(OP.validateServerConfig, JSON.stringify(input ?? null), ""));
+  return unwrap(raw.call(op("validateServerConfig"), JSON.stringify(input ?? null), ""));
 }
 
 /** Fills missing OAuth fields of a config from a DiscoveryResult; never overwrites. */
 export function hydrateServerConfig(config, discovery) {
-  return unwrap(raw.call(OP.hydrateServerConfig, JSON.stringify(config ?? null), JSON.stringify(discovery ?? null)));
+  return unwrap(raw.call(op("hydrateServerConfig"), JSON.stringify(config ?? null), JSON.stringify(discovery ?? null)));
 }
 
 /** discovery.md §7: the ordered dynamic-registration methods for a DiscoveryResult. */
 export function registrationMethods(discovery) {
-  return unwrap(raw.call(OP.registrationMethods, JSON.stringify(discovery ?? null), ""));
+  return unwrap(raw.call(op("registrationMethods"), JSON.stringify(discovery ?? null), ""));
 }

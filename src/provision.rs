@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::auth_mode::{AuthMode, ClientAuthMethod};
 use crate::config::{
-    hydrate_server_config, require_hydrated, validate_server_config, AuthConfig, ConfigError,
-    PublicPkceAuth, ServerConfigBody,
+    hydrate_server_config, require_hydrated, validate_hydrated_urls, validate_server_config,
+    AuthConfig, ConfigError, PublicPkceAuth, ServerConfigBody,
 };
 use crate::discovery::{discover, AsEvidence, DiscoverOptions, DiscoveryResult};
 use crate::error::Error;
@@ -59,7 +59,8 @@ pub enum ProvisionError {
     AuthRequired(Box<DiscoveryResult>),
     /// Dynamic client registration failed (every try's error kept) or is unavailable.
     Registration(RegistrationFailure),
-    /// After hydration a required endpoint is still unknown.
+    /// After hydration a required endpoint is still unknown, or a URL discovery filled in
+    /// fails the checks a typed URL passes (nothing was registered).
     NotHydrated(Vec<ConfigError>, Box<DiscoveryResult>),
     /// The config leaves endpoints or client registration to discovery, but discovery found
     /// no usable authorization server (its message says why: rejected, unreachable, ...).
@@ -121,7 +122,12 @@ pub async fn provision(
     {
         return Err(ProvisionError::NoAuthorizationServer(Box::new(discovery)));
     }
-    body.config = hydrate_server_config(&body.config, &discovery);
+    let hydrated = hydrate_server_config(&body.config, &discovery);
+    // Discovered URLs pass the typed URLs' checks before anything is sent to them (the
+    // registration endpoint) or stored (a config that a later PATCH would refuse).
+    validate_hydrated_urls(&body.config, &hydrated, options.policy)
+        .map_err(|e| ProvisionError::NotHydrated(e, Box::new(discovery.clone())))?;
+    body.config = hydrated;
     let advertised = effective_auth_methods(&discovery);
     let needs_registration = match &mut body.config.auth {
         Some(AuthConfig::OauthAuthorizationCodePublicPkce(a)) => a.client_id.is_none(),

@@ -177,7 +177,11 @@ fn is_private_v6(ip: Ipv6Addr) -> bool {
         || (seg[0] & 0xfe00) == 0xfc00 // fc00::/7 unique local
         || (seg[0] & 0xffc0) == 0xfe80 // fe80::/10 link-local
         || (seg[0] & 0xffc0) == 0xfec0 // fec0::/10 site-local (deprecated)
-        || (seg[0] == 0x64 && seg[1] == 0xff9b) // 64:ff9b::/96 NAT64 can reach any v4
+        // 64:ff9b::/32: the NAT64 prefixes 64:ff9b::/96 and 64:ff9b:1::/48 (local NAT64)
+        // both reach any v4 address.
+        || (seg[0] == 0x64 && seg[1] == 0xff9b)
+        || seg[0] == 0x2002 // 2002::/16 6to4 embeds any v4
+        || (seg[0] == 0x2001 && seg[1] == 0) // 2001::/32 Teredo embeds any v4
         || (seg[0] == 0 && seg[1] == 0 && seg[2] == 0 && seg[3] == 0 && seg[4] == 0 && seg[5] == 0)
     // ::a.b.c.d
 }
@@ -228,6 +232,12 @@ mod tests {
             "https://[fd00::1]/",
             "https://[fe80::1]/",
             "https://[64:ff9b::a9fe:a9fe]/",
+            "https://[64:ff9b:1::a9fe:a9fe]/",
+            "https://[64:ff9b:1:ffff:ffff:ffff:ffff:ffff]/",
+            "https://[2002:a9fe:a9fe::]/",
+            "https://[2002::1]/",
+            "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+            "https://[2001::]/",
             "https://localhost/",
             "https://api.localhost/",
             "https://metadata.google.internal/",
@@ -235,6 +245,15 @@ mod tests {
             "https://intranet/",
         ] {
             assert_eq!(check(p, u), Err(Refusal::Private), "{u}");
+        }
+        // Neighbours of the refused ranges stay public.
+        for u in [
+            "https://[2001:db9::1]/",
+            "https://[2001:1::1]/",
+            "https://[2003::1]/",
+            "https://[2606:4700::1111]/",
+        ] {
+            assert!(check(p, u).is_ok(), "{u}");
         }
         assert_eq!(check(p, "http://127.0.0.1/"), Err(Refusal::Insecure));
         assert!(check(TargetPolicy::SERVER_DEV, "http://127.0.0.1:9000/").is_ok());

@@ -13,6 +13,7 @@ use crate::authorize::AuthorizationRequest;
 use crate::discovery::{self, DiscoverOptions, DiscoveryResult, TraceEntry};
 use crate::error::{Error, ErrorCode};
 use crate::target::TargetPolicy;
+use crate::transport::shape::{Read, ReadError};
 use crate::transport::{
     adapter_answer, HttpRequest, SendFuture, Transport, TransportError, TransportErrorKind,
 };
@@ -50,25 +51,34 @@ fn envelope<T: Serialize>(r: Result<T, Error>) -> String {
     }
 }
 
-fn wrong_shape(what: &str, problem: &dyn std::fmt::Display) -> Error {
+/// `<what>.<path>: <problem>`, as the config validator names a field.
+fn wrong_shape(what: &str, e: &ReadError) -> Error {
+    let sep = if e.path.is_empty() || e.path.starts_with('[') {
+        ""
+    } else {
+        "."
+    };
     Error::new(
         ErrorCode::InvalidArgument,
-        format!("{what} has the wrong shape: {problem}"),
+        format!("{what}{sep}{}: {}", e.path, e.problem),
     )
 }
 
+/// The argument as JSON. pkg/core.js writes it with `JSON.stringify`, so only a value it
+/// cannot write (`undefined`, a function) arrives unparsable.
 fn parse_json(json: &str, what: &str) -> Result<Value, Error> {
-    serde_json::from_str(json).map_err(|e| wrong_shape(what, &e))
+    serde_json::from_str(json).map_err(|_| {
+        Error::new(
+            ErrorCode::InvalidArgument,
+            format!("{what}: must be a JSON value (an object)"),
+        )
+    })
 }
 
 /// Parses a JSON argument and reads it with a hand-written reader (`from_json`): serde's
 /// typed deserialization would make the module much larger.
-fn parse_arg<T>(
-    json: &str,
-    what: &str,
-    read: fn(&Value) -> std::result::Result<T, String>,
-) -> Result<T, Error> {
-    read(&parse_json(json, what)?).map_err(|m| wrong_shape(what, &m))
+fn parse_arg<T>(json: &str, what: &str, read: fn(&Value) -> Read<T>) -> Result<T, Error> {
+    read(&parse_json(json, what)?).map_err(|e| wrong_shape(what, &e))
 }
 
 /// A `Transport` over a JavaScript function `send(requestJson) -> Promise<string>` that
@@ -168,21 +178,42 @@ pub fn discover_js(
     })
 }
 
-/// `call(op, a, b)`: the synchronous functions, by number (the `OP` table of pkg/core.js), with
-/// their string arguments (`""` for one not used). One export instead of nine keeps the
-/// generated glue and its shims small.
+/// The operations of [`call`], in number order: an operation's number is its place here.
+/// This list is the one source of the numbers: pkg/core.js reads it from [`ops`] when it first
+/// calls one, so the two sides cannot disagree.
+pub const OPS: [&str; 9] = [
+    "parseWwwAuthenticate",
+    "recommendAuthMode",
+    "generatePkce",
+    "pkceChallenge",
+    "generateState",
+    "buildAuthorizationUrl",
+    "validateServerConfig",
+    "hydrateServerConfig",
+    "registrationMethods",
+];
+
+/// `ops()`: the names of [`OPS`], joined by `,`.
+#[wasm_bindgen]
+pub fn ops() -> String {
+    OPS.join(",")
+}
+
+/// `call(op, a, b)`: the synchronous functions, by their number in [`OPS`], with their string
+/// arguments (`""` for one not used). One export instead of nine keeps the generated glue and
+/// its shims small.
 #[wasm_bindgen]
 pub fn call(op: u32, a: String, b: String) -> String {
-    match op {
-        0 => parse_www_authenticate_js(a),
-        1 => recommend_auth_mode_js(a),
-        2 => generate_pkce_js(),
-        3 => pkce_challenge_js(a),
-        4 => generate_state_js(),
-        5 => build_authorization_url_js(a),
-        6 => validate_server_config_js(a),
-        7 => hydrate_server_config_js(a, b),
-        8 => registration_methods_js(a),
+    match OPS.get(op as usize).copied().unwrap_or_default() {
+        "parseWwwAuthenticate" => parse_www_authenticate_js(a),
+        "recommendAuthMode" => recommend_auth_mode_js(a),
+        "generatePkce" => generate_pkce_js(),
+        "pkceChallenge" => pkce_challenge_js(a),
+        "generateState" => generate_state_js(),
+        "buildAuthorizationUrl" => build_authorization_url_js(a),
+        "validateServerConfig" => validate_server_config_js(a),
+        "hydrateServerConfig" => hydrate_server_config_js(a, b),
+        "registrationMethods" => registration_methods_js(a),
         _ => err(&Error::new(ErrorCode::InvalidArgument, "no such function")),
     }
 }
@@ -212,12 +243,8 @@ fn generate_state_js() -> String {
 
 fn build_authorization_url_js(params_json: String) -> String {
     envelope(
-        parse_arg(
-            &params_json,
-            "buildAuthorizationUrl's params",
-            AuthorizationRequest::from_json,
-        )
-        .and_then(|p| crate::authorize::build_authorization_url(&p)),
+        parse_arg(&params_json, "params", AuthorizationRequest::from_json)
+            .and_then(|p| crate::authorize::build_authorization_url(&p)),
     )
 }
 

@@ -230,3 +230,85 @@ fn an_unusable_authorization_server_is_named_not_mistaken_for_missing_dcr() {
     let (result, _) = run(&fixture, body(auth));
     assert!(result.is_ok(), "{result:?}");
 }
+
+/// The Linear fixture with members of its authorization server metadata replaced.
+fn linear_as(changes: Value) -> Value {
+    let mut fixture = linear(None);
+    let routes = fixture["routes"].as_array_mut().unwrap();
+    let asm = routes
+        .iter_mut()
+        .find(|r| r["url"] == "https://mcp.linear.app/.well-known/oauth-authorization-server")
+        .unwrap();
+    for (k, v) in changes.as_object().unwrap() {
+        asm["json"][k] = v.clone();
+    }
+    fixture
+}
+
+#[test]
+fn urls_found_by_discovery_pass_the_typed_urls_checks_at_create() {
+    let cases = [
+        (
+            json!({"authorization_endpoint": "http://mcp.linear.app/authorize"}),
+            "config.auth.auth_url",
+            "insecure_url",
+        ),
+        (
+            json!({"token_endpoint": "https://user:pass@mcp.linear.app/token"}),
+            "config.auth.token_url",
+            "invalid_value",
+        ),
+        (
+            json!({"registration_endpoint": "https://169.254.169.254/register"}),
+            "config.auth.register_url",
+            "invalid_value",
+        ),
+    ];
+    for (changes, path, code) in cases {
+        let (result, replay) = run(
+            &linear_as(changes.clone()),
+            body(json!({"type": "oauth_authorization_code_confidential_pkce"})),
+        );
+        let Err(ProvisionError::NotHydrated(errors, _)) = result else {
+            panic!("{changes}: expected NotHydrated, got {result:?}")
+        };
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, path);
+        assert_eq!(errors[0].code.as_str(), code);
+        assert!(
+            errors[0].message.contains("discovery found this URL"),
+            "{}",
+            errors[0].message
+        );
+        // Nothing was registered: the registration endpoint was never called.
+        let sent = replay.sent.borrow();
+        assert!(
+            !sent
+                .iter()
+                .any(|r| r.method.as_str() == "POST" && r.url.contains("register")),
+            "{changes}: {sent:?}"
+        );
+    }
+}
+
+#[test]
+fn typed_urls_are_kept_even_when_discovery_would_have_refused_its_own() {
+    // The user typed a good auth_url; discovery's http one is not used, so not judged.
+    let (result, _) = run(
+        &linear_as(json!({"authorization_endpoint": "http://mcp.linear.app/authorize"})),
+        body(json!({
+            "type": "oauth_authorization_code_confidential_pkce",
+            "client_id": "c-1",
+            "client_secret": "s-1",
+            "auth_url": "https://mcp.linear.app/authorize",
+        })),
+    );
+    let p = result.unwrap();
+    let Some(AuthConfig::OauthAuthorizationCodeConfidentialPkce(a)) = &p.body.config.auth else {
+        panic!()
+    };
+    assert_eq!(
+        a.auth_url.as_deref(),
+        Some("https://mcp.linear.app/authorize")
+    );
+}

@@ -30,7 +30,7 @@ use crate::discovery::DiscoveryResult;
 use crate::secret::Secret;
 use crate::token::ClientAuth;
 
-pub use validate::validate_server_config;
+pub use validate::{validate_hydrated_urls, validate_server_config};
 
 /// A create body: `{name, config}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -128,6 +128,67 @@ pub fn validate_server_config(
     }
 }
 
+/// The URL fields of `config.auth` that discovery may fill in, with their values.
+fn url_fields(config: &ServerConfig) -> [(&'static str, Option<&str>); 4] {
+    let (auth_url, token_url, register_url, resource) = match &config.auth {
+        Some(AuthConfig::OauthClientCredentials(a)) => (None, &a.token_url, &None, &a.resource),
+        Some(AuthConfig::OauthAuthorizationCodePublicPkce(a)) => (
+            a.auth_url.as_ref(),
+            &a.token_url,
+            &a.register_url,
+            &a.resource,
+        ),
+        Some(AuthConfig::OauthAuthorizationCodeConfidentialPkce(a)) => (
+            a.auth_url.as_ref(),
+            &a.token_url,
+            &a.register_url,
+            &a.resource,
+        ),
+        Some(AuthConfig::Token(_)) | None => (None, &None, &None, &None),
+    };
+    [
+        ("auth_url", auth_url.map(String::as_str)),
+        ("token_url", token_url.as_deref()),
+        ("register_url", register_url.as_deref()),
+        ("resource", resource.as_deref()),
+    ]
+}
+
+/// Checks the URLs that hydration filled in (present in `hydrated`, absent from `given`)
+/// exactly as [`validate_server_config`] checks typed URLs: scheme, `http:` only where the
+/// policy allows it, private targets, no `user:password@`, no fragment. A discovered URL
+/// that fails is reported at its config path, saying that discovery found it.
+pub fn validate_hydrated_urls(
+    given: &ServerConfig,
+    hydrated: &ServerConfig,
+    policy: TargetPolicy,
+) -> Result<(), Vec<ConfigError>> {
+    let mut w = Walker {
+        policy,
+        errors: Vec::new(),
+    };
+    for ((name, before), (_, after)) in url_fields(given).into_iter().zip(url_fields(hydrated)) {
+        let (None, Some(found)) = (before, after) else {
+            continue;
+        };
+        let path = format!("config.auth.{name}");
+        let seen = w.errors.len();
+        w.url(&path, Some(&Value::String(found.to_owned())), None);
+        for e in &mut w.errors[seen..] {
+            e.message = format!(
+                "{} (discovery found this URL in the provider's metadata: set {path} by hand, \
+                 or fix the metadata)",
+                e.message
+            );
+        }
+    }
+    if w.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(w.errors)
+    }
+}
+
 struct Walker {
     policy: TargetPolicy,
     errors: Vec<ConfigError>,

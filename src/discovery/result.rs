@@ -195,35 +195,40 @@ fn auth_mode(v: &Value) -> Read<AuthMode> {
 }
 
 fn evidence(v: &Value) -> Read<Evidence> {
-    let f = Fields::of(v, "struct Evidence", &["prm", "authorization_server"])?;
+    let f = Fields::of(v, &["prm", "authorization_server"])?;
     let mut e = Evidence::default();
     for &(k, v) in &f.entries {
+        let under = |err: shape::ReadError| err.under(k);
         match f.index(k) {
-            Some(0) => e.prm = PrmEvidence::ALL[shape::variant(v, &PrmEvidence::NAMES)?],
+            Some(0) => {
+                e.prm = PrmEvidence::ALL[shape::variant(v, &PrmEvidence::NAMES).map_err(under)?]
+            }
             Some(_) => {
-                e.authorization_server = AsEvidence::ALL[shape::variant(v, &AsEvidence::NAMES)?]
+                e.authorization_server =
+                    AsEvidence::ALL[shape::variant(v, &AsEvidence::NAMES).map_err(under)?]
             }
             None => {}
         }
     }
-    f.finish()?;
     Ok(e)
 }
 
 fn warning(v: &Value) -> Read<Warning> {
-    let f = Fields::of(v, "struct Warning", &["code", "message", "url", "status"])?;
+    let f = Fields::of(v, &["code", "message", "url", "status"])?;
     let (mut code, mut message) = (None, None);
     let mut w = Warning::new(WarningCode::Inconclusive, "");
     for &(k, v) in &f.entries {
+        let under = |err: shape::ReadError| err.under(k);
         match f.index(k) {
             Some(0) => {
-                let i = shape::variant(v, &WARNING_CODES.map(|(_, name)| name))?;
+                let i = shape::variant(v, &WARNING_CODES.map(|(_, name)| name)).map_err(under)?;
                 code = Some(WARNING_CODES[i].0)
             }
-            Some(1) => message = Some(shape::string(v)?),
-            Some(2) => w.url = shape::option(v, shape::string)?,
+            Some(1) => message = Some(shape::string(v).map_err(under)?),
+            Some(2) => w.url = shape::option(v, shape::string).map_err(under)?,
             Some(_) => {
-                w.status = shape::option(v, |v| shape::unsigned(v, u16::MAX.into(), "u16"))?
+                w.status = shape::option(v, |v| shape::unsigned(v, u16::MAX.into()))
+                    .map_err(under)?
                     .map(|n| n as u16)
             }
             None => {}
@@ -231,7 +236,6 @@ fn warning(v: &Value) -> Read<Warning> {
     }
     f.require("code", code.is_some())?;
     f.require("message", message.is_some())?;
-    f.finish()?;
     w.code = code.unwrap_or(w.code);
     w.message = message.unwrap_or_default();
     Ok(w)
@@ -266,11 +270,20 @@ impl DiscoveryResult {
     /// ignored, a field of the wrong type refused with serde_json's message (see
     /// [`crate::transport`]'s `shape` for the rules). The npm package uses this instead of
     /// serde's typed deserialization, which would make its wasm much larger.
-    pub fn from_json(v: &Value) -> Result<DiscoveryResult, String> {
-        let f = Fields::of(v, "struct DiscoveryResult", READ_FIELDS)?;
+    pub fn from_json(v: &Value) -> Read<DiscoveryResult> {
+        let f = Fields::of(v, READ_FIELDS)?;
         let mut r = DiscoveryResult::default();
         for &(k, v) in &f.entries {
             let Some(i) = f.index(k) else { continue };
+            r.read_field(i, v).map_err(|e| e.under(k))?;
+        }
+        Ok(r)
+    }
+
+    /// Reads the field numbered `i` in [`READ_FIELDS`].
+    fn read_field(&mut self, i: usize, v: &Value) -> Read<()> {
+        let r = self;
+        {
             match i {
                 2..=6 | 11 => {
                     *match i {
@@ -304,8 +317,7 @@ impl DiscoveryResult {
                 _ => r.warnings = shape::seq(v, warning)?,
             }
         }
-        f.finish()?;
-        Ok(r)
+        Ok(())
     }
 }
 
@@ -315,7 +327,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::transport::shape::testing::{json, name_of, samples, serde_reads};
+    use crate::transport::shape::testing::{agrees, json, name_of, samples};
+    use crate::transport::shape::ReadError;
 
     /// The reader's fields, then other words the generators may use as keys.
     fn fields() -> &'static [&'static str] {
@@ -378,11 +391,11 @@ mod tests {
     }
 
     fn same(v: &Value) {
-        assert_eq!(
-            DiscoveryResult::from_json(v),
-            serde_reads::<DiscoveryResult>(v),
-            "{v}"
-        );
+        agrees(v, DiscoveryResult::from_json);
+    }
+
+    fn refused(v: Value) -> String {
+        DiscoveryResult::from_json(&v).unwrap_err().to_string()
     }
 
     #[test]
@@ -397,25 +410,65 @@ mod tests {
         );
         assert_eq!(
             DiscoveryResult::from_json(&json!({"requires_auth": "yes"})),
-            Err("invalid type: string \"yes\", expected a boolean".into())
+            Err(ReadError {
+                path: "requires_auth".into(),
+                problem: "must be true or false, not a string".into()
+            })
         );
+        assert_eq!(refused(json!(null)), "must be an object, not null");
         assert_eq!(
-            DiscoveryResult::from_json(&json!(null)),
-            Err("invalid type: null, expected struct DiscoveryResult".into())
-        );
-        assert_eq!(
-            DiscoveryResult::from_json(&json!({"recommended_auth_mode": "magic"})),
-            Err(
-                "unknown variant `magic`, expected one of \
-                 `oauth_authorization_code_public_pkce`, \
-                 `oauth_authorization_code_confidential_pkce`, `oauth_client_credentials`, `token`"
-                    .into()
-            )
+            refused(json!({"recommended_auth_mode": "magic"})),
+            "recommended_auth_mode: must be one of \
+             `oauth_authorization_code_public_pkce`, \
+             `oauth_authorization_code_confidential_pkce`, `oauth_client_credentials`, `token`, \
+             not \"magic\""
         );
     }
 
     #[test]
-    fn every_field_with_every_kind_of_value_reads_as_serde_does() {
+    fn objects_only_and_problems_by_path() {
+        // serde's quirks are not the API: a struct as an array, a variant as an object.
+        let base = serde_json::to_value(full()).unwrap();
+        let as_array: Vec<Value> = READ_FIELDS.iter().map(|f| base[*f].clone()).collect();
+        assert_eq!(
+            refused(Value::Array(as_array)),
+            "must be an object, not an array"
+        );
+        assert_eq!(
+            refused(json!({"recommended_auth_mode": {"token": null}})),
+            "recommended_auth_mode: must be one of `oauth_authorization_code_public_pkce`, \
+             `oauth_authorization_code_confidential_pkce`, `oauth_client_credentials`, `token`, \
+             not an object"
+        );
+        assert_eq!(
+            refused(json!({"evidence": ["usable", "usable"]})),
+            "evidence: must be an object, not an array"
+        );
+        let prm = refused(json!({"evidence": {"prm": "maybe"}}));
+        assert!(prm.starts_with("evidence.prm: must be "), "{prm}");
+        assert!(prm.ends_with(", not \"maybe\""), "{prm}");
+        assert_eq!(
+            refused(json!({"scopes": ["a", 2]})),
+            "scopes[1]: must be a string, not a number"
+        );
+        assert_eq!(
+            refused(
+                json!({"warnings": [{"code": "redirected", "message": "m"}, {"code": "redirected", "message": "m", "status": 70000}]})
+            ),
+            "warnings[1].status: must be a whole number from 0 to 65535, not a number"
+        );
+        assert_eq!(
+            refused(json!({"warnings": [{"message": "m"}]})),
+            "warnings[0].code: is required"
+        );
+        assert_eq!(
+            refused(json!({"warnings": [["redirected", "m"]]})),
+            "warnings[0]: must be an object, not an array"
+        );
+    }
+
+    #[test]
+    fn every_field_with_every_kind_of_value_reads_as_serde_does_or_names_the_quirk() {
         let base = serde_json::to_value(full()).unwrap();
         same(&base);
         for sample in samples(fields()) {
@@ -516,7 +569,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn random_values_read_as_serde_does(v in json(fields())) {
+        fn random_values_read_as_serde_does_or_name_the_quirk(v in json(fields())) {
             same(&v);
             same(&json!({ "warnings": [v.clone()], "evidence": v.clone() }));
             same(&json!({ "evidence": v.clone() }));

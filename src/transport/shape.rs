@@ -1,35 +1,86 @@
-//! Reading a value that JavaScript handed in as JSON (the npm package's arguments and its
-//! fetch adapter's answers) into the core's types, without serde's typed deserialization: on
-//! wasm that machinery (and the float formatting its error messages need) is a large share of
-//! the module. The rules are serde's derive rules over a [`serde_json::Value`] (a struct is an
-//! object or an array of its fields in order, unknown fields are ignored unless refused, an
-//! absent `Option` is `None`), and the messages are serde_json's, without its `at line L
-//! column C` suffix. An object's fields are visited in key order, so when several are wrong,
-//! the one named is the first by key.
+//! Reading a value that JavaScript handed in as JSON (the npm package's arguments) into the
+//! core's types, without serde's typed deserialization: on wasm that machinery (and the float
+//! formatting its error messages need) is a large share of the module.
+//!
+//! The rules are the API's, not serde's quirks: a struct is a JSON object only (never an array
+//! of its fields), an enum's unit variant is its name as a string only, `null` for an `Option`
+//! is `None`. A problem is reported as the config validator reports one: the path of the field
+//! (`warnings[0].status`, `evidence.prm`; empty for the value itself) and a sentence saying what
+//! the field must be and what it was. An object's fields are visited in key order, so when
+//! several are wrong, the one named is the first by key.
+
+use std::fmt;
 
 use serde_json::Value;
 
-pub type Read<T> = std::result::Result<T, String>;
+/// A problem at a path of the value read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    /// Dotted field names with `[n]` for array items; `""` for the value itself.
+    pub path: String,
+    /// What the value there must be, and what it was.
+    pub problem: String,
+}
 
-/// serde_json's words for the value found (`invalid type: <this>, expected ...`).
-pub fn unexpected(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => format!("boolean `{b}`"),
-        // The number as JSON text (what `Number`'s `Display` writes too).
-        Value::Number(n) if n.is_f64() => format!("floating point `{v}`"),
-        Value::Number(_) => format!("integer `{v}`"),
-        Value::String(s) => format!("string {s:?}"),
-        Value::Array(_) => "sequence".into(),
-        Value::Object(_) => "map".into(),
+impl ReadError {
+    pub fn new(problem: impl Into<String>) -> ReadError {
+        ReadError {
+            path: String::new(),
+            problem: problem.into(),
+        }
+    }
+
+    /// The same problem seen from the enclosing object: under its field `key`.
+    pub fn under(mut self, key: &str) -> ReadError {
+        self.path = match self.path.as_str() {
+            "" => key.to_owned(),
+            p if p.starts_with('[') => format!("{key}{p}"),
+            p => format!("{key}.{p}"),
+        };
+        self
+    }
+
+    /// The same problem seen from the enclosing array: under its item `i`.
+    fn item(mut self, i: usize) -> ReadError {
+        self.path = match self.path.as_str() {
+            "" => format!("[{i}]"),
+            p if p.starts_with('[') => format!("[{i}]{p}"),
+            p => format!("[{i}].{p}"),
+        };
+        self
     }
 }
 
-pub fn invalid_type(v: &Value, expected: &str) -> String {
-    format!("invalid type: {}, expected {expected}", unexpected(v))
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.problem)
+        } else {
+            write!(f, "{}: {}", self.path, self.problem)
+        }
+    }
 }
 
-/// serde's list of alternatives: "`a`", "`a` or `b`", "one of `a`, `b`, `c`".
+pub type Read<T> = std::result::Result<T, ReadError>;
+
+/// The kind of a JSON value, as the config validator names it.
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `must be <expected>, not <kind of v>`.
+pub fn invalid_type(v: &Value, expected: &str) -> ReadError {
+    ReadError::new(format!("must be {expected}, not {}", kind(v)))
+}
+
+/// The alternatives: "`a`", "`a` or `b`", "one of `a`, `b`, `c`".
 fn one_of(names: &[&str]) -> String {
     let (mut out, sep) = match names.len() {
         1 | 2 => (String::new(), " or "),
@@ -47,7 +98,7 @@ fn one_of(names: &[&str]) -> String {
 }
 
 pub fn boolean(v: &Value) -> Read<bool> {
-    v.as_bool().ok_or_else(|| invalid_type(v, "a boolean"))
+    v.as_bool().ok_or_else(|| invalid_type(v, "true or false"))
 }
 
 pub fn string(v: &Value) -> Read<String> {
@@ -57,15 +108,11 @@ pub fn string(v: &Value) -> Read<String> {
     }
 }
 
-/// An unsigned integer up to `max`; `expected` is serde's name for the type (`u16`).
-pub fn unsigned(v: &Value, max: u64, expected: &str) -> Read<u64> {
+/// A whole number from 0 to `max`.
+pub fn unsigned(v: &Value, max: u64) -> Read<u64> {
     match v.as_u64() {
         Some(n) if n <= max => Ok(n),
-        _ if v.is_u64() || v.is_i64() => Err(format!(
-            "invalid value: {}, expected {expected}",
-            unexpected(v)
-        )),
-        _ => Err(invalid_type(v, expected)),
+        _ => Err(invalid_type(v, &format!("a whole number from 0 to {max}"))),
     }
 }
 
@@ -77,13 +124,14 @@ pub fn option<T>(v: &Value, read: impl Fn(&Value) -> Read<T>) -> Read<Option<T>>
     }
 }
 
+/// An array, each item read by `read` (a problem names the item's index).
 pub fn seq<T>(v: &Value, read: fn(&Value) -> Read<T>) -> Read<Vec<T>> {
     let Value::Array(items) = v else {
-        return Err(invalid_type(v, "a sequence"));
+        return Err(invalid_type(v, "an array"));
     };
     let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        out.push(read(item)?);
+    for (i, item) in items.iter().enumerate() {
+        out.push(read(item).map_err(|e| e.item(i))?);
     }
     Ok(out)
 }
@@ -93,68 +141,36 @@ pub fn strings(v: &Value) -> Read<Vec<String>> {
 }
 
 /// A unit variant: the position in `names` (the variants as their `Serialize` names them)
-/// of a string, or of the one key of an object whose value is `null`.
+/// of a string.
 pub fn variant(v: &Value, names: &[&str]) -> Read<usize> {
-    let (name, content) = match v {
-        Value::String(s) => (s.as_str(), None),
-        Value::Object(m) => match m.iter().next() {
-            Some((k, c)) => (k.as_str(), Some((c, m.len()))),
-            None => return Err("expected value".into()),
+    let found = match v {
+        Value::String(s) => match names.iter().position(|n| n == s) {
+            Some(i) => return Ok(i),
+            None => format!("{:?}", s.chars().take(40).collect::<String>()),
         },
-        _ => return Err("expected value".into()),
+        _ => kind(v).to_owned(),
     };
-    let Some(i) = names.iter().position(|n| *n == name) else {
-        return Err(format!(
-            "unknown variant `{name}`, expected {}",
-            one_of(names)
-        ));
-    };
-    match content {
-        Some((c, _)) if !c.is_null() => Err(invalid_type(c, "unit")),
-        Some((_, len)) if len > 1 => Err("expected value".into()),
-        _ => Ok(i),
-    }
+    Err(ReadError::new(format!(
+        "must be {}, not {found}",
+        one_of(names)
+    )))
 }
 
-/// A struct's fields as serde's derive visits them: an object's entries, or an array's
-/// items paired with the field names in declaration order.
+/// A struct's fields: the entries of a JSON object (anything else is refused).
 pub struct Fields<'a> {
     pub entries: Vec<(&'a str, &'a Value)>,
-    /// serde's name for what was expected: `struct <Name>`.
-    expecting: &'static str,
     fields: &'static [&'static str],
-    /// The array's length, when the struct came as an array.
-    seq_len: Option<usize>,
 }
 
 impl<'a> Fields<'a> {
-    /// `expecting` is `struct <Name>`; `fields` the struct's deserialized fields in order.
-    pub fn of(
-        v: &'a Value,
-        expecting: &'static str,
-        fields: &'static [&'static str],
-    ) -> Read<Self> {
-        let mut entries = Vec::new();
-        let seq_len = match v {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    entries.push((k.as_str(), v));
-                }
-                None
-            }
-            Value::Array(items) => {
-                for (k, v) in fields.iter().zip(items) {
-                    entries.push((*k, v));
-                }
-                Some(items.len())
-            }
-            _ => return Err(invalid_type(v, expecting)),
+    /// `fields` are the struct's fields in order.
+    pub fn of(v: &'a Value, fields: &'static [&'static str]) -> Read<Self> {
+        let Value::Object(m) = v else {
+            return Err(invalid_type(v, "an object"));
         };
         Ok(Fields {
-            entries,
-            expecting,
+            entries: m.iter().map(|(k, v)| (k.as_str(), v)).collect(),
             fields,
-            seq_len,
         })
     }
 
@@ -164,34 +180,20 @@ impl<'a> Fields<'a> {
     }
 
     /// A key that is not a field, for a struct that refuses unknown fields.
-    pub fn unknown(&self, key: &str) -> String {
-        format!("unknown field `{key}`, expected {}", one_of(self.fields))
+    pub fn unknown(&self, key: &str) -> ReadError {
+        ReadError::new(format!("is not a field here: use {}", one_of(self.fields))).under(key)
     }
 
     /// The error for a required field that was not given (`has` says whether it was).
     pub fn require(&self, field: &str, has: bool) -> Read<()> {
         if has {
-            return Ok(());
-        }
-        match self.seq_len {
-            Some(_) => Err(format!(
-                "invalid length {}, expected {} with {} elements",
-                self.index(field).unwrap_or(0),
-                self.expecting,
-                self.fields.len()
-            )),
-            None => Err(format!("missing field `{field}`")),
-        }
-    }
-
-    /// After the fields: an array longer than the struct is refused.
-    pub fn finish(&self) -> Read<()> {
-        match self.seq_len {
-            Some(n) if n > self.fields.len() => Err("trailing characters".into()),
-            _ => Ok(()),
+            Ok(())
+        } else {
+            Err(ReadError::new("is required").under(field))
         }
     }
 }
+
 /// For the tests of the readers: serde's own reading of the same value, and values to
 /// compare them on.
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -205,6 +207,38 @@ pub mod testing {
         match serde_json::to_value(t) {
             Ok(Value::String(s)) => s,
             _ => String::new(),
+        }
+    }
+
+    /// The reader agrees with the derived `Deserialize` wherever the API's rules allow: what
+    /// the reader accepts, serde reads to the same value; what it refuses, serde refuses too,
+    /// unless it is one of serde's quirks (a struct given as an array, a variant as a one-key
+    /// object), which the reader names. Every refusal is a sentence about one path.
+    pub fn agrees<T>(v: &Value, read: fn(&Value) -> super::Read<T>)
+    where
+        T: DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        match (read(v), serde_reads::<T>(v)) {
+            (Ok(mine), theirs) => assert_eq!(Ok(mine), theirs, "{v}"),
+            (Err(e), theirs) => {
+                let p = &e.problem;
+                assert!(
+                    p.starts_with("must be ")
+                        || p == "is required"
+                        || p.starts_with("is not a field here: use "),
+                    "{v}: {e}"
+                );
+                assert!(
+                    !p.contains("invalid type") && !p.contains("trailing characters"),
+                    "{e}"
+                );
+                if theirs.is_ok() {
+                    assert!(
+                        p.ends_with(", not an array") || p.ends_with(", not an object"),
+                        "{v}: refused ({e}) though it is no quirk of serde's"
+                    );
+                }
+            }
         }
     }
 

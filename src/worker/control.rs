@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorCode};
 use crate::provision::{provision, Provider, ProvisionError, ProvisionOptions, Provisioned};
 use crate::registration::RegistrationFailure;
 use crate::seal;
-use crate::ticket::{self, is_valid_id, TicketClaims};
+use crate::ticket::{self, is_valid_platform_id, is_valid_server_id, TicketClaims};
 
 pub fn authenticate(req: &Request, s: &Settings) -> ApiResult<()> {
     match bearer(req) {
@@ -52,19 +52,19 @@ pub async fn route(
             }
         }
         (Method::Post, ["agents", agent, "mcp-servers", id, "attach"]) => {
-            check_id(agent, "agent_id")?;
+            check_platform_id(agent, "agent_id")?;
             load(db, id).await?;
             store::attach(db, agent, id, &rfc3339(now())).await?;
             Ok(no_content())
         }
         (Method::Post, ["agents", agent, "mcp-servers", id, "detach"]) => {
-            check_id(agent, "agent_id")?;
+            check_platform_id(agent, "agent_id")?;
             check_id(id, "id")?;
             store::detach(db, agent, id).await?;
             Ok(no_content())
         }
         (Method::Get, ["agents", agent, "mcp-servers"]) => {
-            check_id(agent, "agent_id")?;
+            check_platform_id(agent, "agent_id")?;
             let items: Vec<Value> = store::agent_servers(db, agent)
                 .await?
                 .iter()
@@ -80,14 +80,33 @@ pub async fn route(
     }
 }
 
+/// A server id (the Worker generates them): 400 unless 1 to 128 of `[A-Za-z0-9._:-]`.
 pub fn check_id(id: &str, field: &str) -> ApiResult<()> {
-    if is_valid_id(id) {
+    if is_valid_server_id(id) {
         Ok(())
     } else {
         Err(ApiError::at(
             400,
             "invalid_value",
             format!("{field} must be 1 to 128 characters from [A-Za-z0-9._:-]"),
+            field,
+        ))
+    }
+}
+
+/// A platform's id (`actor_id`, `agent_id`): 400 unless 1 to 255 characters, no control
+/// characters. Used as given.
+pub fn check_platform_id(id: &str, field: &str) -> ApiResult<()> {
+    if is_valid_platform_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError::at(
+            400,
+            "invalid_value",
+            format!(
+                "{field} must be 1 to {} characters with no control characters",
+                ticket::MAX_ID_CHARS
+            ),
             field,
         ))
     }
@@ -365,7 +384,7 @@ async fn session_ticket(req: &mut Request, s: &Settings) -> ApiResult {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    check_id(&actor_id, "actor_id")?;
+    check_platform_id(&actor_id, "actor_id")?;
     let Some(agents) = body.get("agent_ids").and_then(Value::as_array) else {
         return Err(ApiError::at(
             400,
@@ -377,7 +396,7 @@ async fn session_ticket(req: &mut Request, s: &Settings) -> ApiResult {
     let mut agent_ids = Vec::new();
     for (i, a) in agents.iter().enumerate() {
         let a = a.as_str().unwrap_or_default();
-        check_id(a, &format!("agent_ids[{i}]"))?;
+        check_platform_id(a, &format!("agent_ids[{i}]"))?;
         agent_ids.push(a.to_owned());
     }
     if agent_ids.is_empty() || agent_ids.len() > ticket::MAX_AGENT_IDS {
@@ -405,7 +424,14 @@ async fn session_ticket(req: &mut Request, s: &Settings) -> ApiResult {
         issued_at,
         expires_at: issued_at + ttl,
     };
-    let ticket = ticket::issue(&s.ticket_key, &claims);
+    let ticket = ticket::issue(&s.ticket_key, &claims).map_err(|e| {
+        ApiError::at(
+            400,
+            "invalid_value",
+            format!("actor_id and agent_ids are too long together: {e}."),
+            "agent_ids",
+        )
+    })?;
     Ok(json_response(
         &json!({ "ticket": ticket, "expires_at": rfc3339(claims.expires_at) }),
         201,

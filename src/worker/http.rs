@@ -128,46 +128,50 @@ pub async fn optional_json_body(req: &mut Request) -> ApiResult<Value> {
     parse_object(&bytes)
 }
 
-/// The request body, refused past `max` bytes (by `Content-Length` before reading, then by
-/// what was read).
-pub async fn read_capped(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
-    let too_large = || {
-        ApiError::new(
-            413,
-            "body_too_large",
-            format!("The body is over {max} bytes."),
-        )
-    };
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return Err(too_large());
-    }
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|_| ApiError::new(400, "invalid_body", "The body could not be read."))?;
-    if bytes.len() > max {
-        return Err(too_large());
-    }
-    Ok(bytes)
+fn too_large(max: usize) -> ApiError {
+    ApiError::new(
+        413,
+        "body_too_large",
+        format!("The body is over {} KiB: send a smaller one.", max / 1024),
+    )
 }
 
+/// Whether a `Content-Length` value announces more than `max` bytes (a value that is not a
+/// number is left to the read, which is capped anyway).
+fn announced_too_large(content_length: Option<&str>, max: usize) -> bool {
+    content_length
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > max as u64)
+}
+
+/// The JSON body, at most [`MAX_BODY_BYTES`].
 async fn body_bytes(req: &mut Request) -> ApiResult<Vec<u8>> {
-    let bytes = req
-        .bytes()
-        .await
+    read_capped(req, MAX_BODY_BYTES).await
+}
+
+/// The request body, at most `max` bytes: refused by its `Content-Length` before any of it is
+/// read, and otherwise (chunked, or a length that lies) read as a stream that stops at the
+/// cap.
+pub async fn read_capped(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
+    use futures_util::StreamExt;
+    let length = req.headers().get("content-length").ok().flatten();
+    if announced_too_large(length.as_deref(), max) {
+        return Err(too_large(max));
+    }
+    if req.inner().body().is_none() {
+        return Ok(Vec::new());
+    }
+    let mut stream = req
+        .stream()
         .map_err(|_| ApiError::new(400, "invalid_json", "The body could not be read."))?;
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::new(
-            413,
-            "body_too_large",
-            "The body is over 256 KiB.",
-        ));
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::new(400, "invalid_json", "The body could not be read."))?;
+        if bytes.len() + chunk.len() > max {
+            return Err(too_large(max));
+        }
+        bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
 }

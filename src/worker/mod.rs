@@ -22,6 +22,9 @@ use http::{with_cors, ApiError, ApiResult};
 
 pub const CALLBACK_PATH: &str = "/service/mcp/consent/callback";
 
+/// The shortest `ADMIN_API_KEY` accepted, in characters.
+const MIN_ADMIN_KEY_CHARS: usize = 32;
+
 /// The deployment's settings, from Worker variables and secrets.
 pub struct Settings {
     pub admin_key: String,
@@ -54,10 +57,20 @@ impl Settings {
                 .ok_or_else(|| format!("{name} is not set"))
         };
         let admin_key = need("ADMIN_API_KEY")?;
-        if admin_key.len() < 8 {
-            return Err("ADMIN_API_KEY is too short: use a long random value".into());
+        if admin_key.chars().count() < MIN_ADMIN_KEY_CHARS {
+            return Err(format!(
+                "ADMIN_API_KEY must be at least {MIN_ADMIN_KEY_CHARS} characters; generate one \
+                 with `openssl rand -base64 32`"
+            ));
         }
-        let ticket_key = TicketKey::new(&need("TICKET_KEY")?).map_err(|e| e.to_string())?;
+        let ticket_secret = need("TICKET_KEY")?;
+        if ticket_secret == admin_key {
+            return Err(
+                "TICKET_KEY and ADMIN_API_KEY must be different values: generate a second key"
+                    .into(),
+            );
+        }
+        let ticket_key = TicketKey::new(&ticket_secret).map_err(|e| e.to_string())?;
         let seal_key = SealKey::from_base64(&need("SEAL_KEY")?).map_err(|e| e.to_string())?;
         let allow_private = read("ALLOW_PRIVATE_TARGETS").is_some_and(|v| v.trim() == "true");
         let public_origin = need("PUBLIC_ORIGIN")?
@@ -160,11 +173,13 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let settings = match Settings::from_env(&env) {
         Ok(s) => s,
         Err(problem) => {
+            // The detail is for the operator (the log); callers learn only that the Worker
+            // is misconfigured. Nothing in it is a secret's value.
             worker::console_error!("configuration: {problem}");
             return ApiError::new(
                 500,
                 "misconfigured",
-                format!("The Worker is misconfigured: {problem}."),
+                "The Worker is misconfigured: its operator should check the Worker's logs.",
             )
             .into_response();
         }
@@ -187,7 +202,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 async fn route(mut req: Request, env: &Env, s: &Settings) -> ApiResult {
     let method = req.method();
     let path = req.path();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let decoded = decode_segments(&path)?;
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let db = || env.d1("DB").map_err(ApiError::from);
     match (method, segments.as_slice()) {
         (Method::Get, ["service", "mcp", "consent", "callback"]) => match db() {
@@ -228,6 +244,27 @@ async fn route(mut req: Request, env: &Env, s: &Settings) -> ApiResult {
         }
         _ => Err(not_found()),
     }
+}
+
+/// The path's segments, percent-decoded (ids such as `alice@example.com` or `auth0|65f0c1`
+/// arrive encoded); 400 when one is not UTF-8 once decoded.
+fn decode_segments(path: &str) -> ApiResult<Vec<String>> {
+    path.trim_matches('/')
+        .split('/')
+        .map(|seg| {
+            percent_encoding::percent_decode_str(seg)
+                .decode_utf8()
+                .map(|s| s.into_owned())
+                .map_err(|_| {
+                    ApiError::new(
+                        400,
+                        "invalid_value",
+                        "A path segment is not UTF-8 once percent-decoded: encode ids as UTF-8 \
+                         (encodeURIComponent).",
+                    )
+                })
+        })
+        .collect()
 }
 
 pub fn not_found() -> ApiError {

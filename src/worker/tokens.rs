@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use worker::{D1Database, Delay, Request};
 
-use super::control::{check_id, load, open_config, require_attached};
+use super::control::{check_platform_id, load, open_config, require_attached};
 use super::http::{json_body, json_response, ApiError, ApiResult};
 use super::store::{self, ConnectionRow};
 use super::{now, rfc3339, Settings};
@@ -79,14 +79,14 @@ pub async fn access_token(
     agent: &str,
     id: &str,
 ) -> ApiResult {
-    check_id(agent, "agent_id")?;
+    check_platform_id(agent, "agent_id")?;
     let body = json_body(req).await?;
     let actor = body
         .get("actor_id")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    check_id(&actor, "actor_id")?;
+    check_platform_id(&actor, "actor_id")?;
     let row = load(db, id).await?;
     require_attached(db, agent, id).await?;
     let config = open_config(&row, s)?;

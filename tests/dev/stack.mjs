@@ -45,7 +45,11 @@ const devVars = Object.fromEntries(
     .filter((l) => /^[A-Z_]+=/.test(l))
     .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1).trim()]),
 );
-const key = devVars.ADMIN_API_KEY;
+const key = devVars.ADMIN_API_KEY ?? "";
+if (key.length < 32) {
+  console.log("ADMIN_API_KEY in .dev.vars is shorter than 32 characters: the Worker will answer 500 misconfigured;" +
+    " delete .dev.vars to get the current .dev.vars.example");
+}
 const DEMO_PORT = Number(process.env.DEMO_PORT ?? 8790);
 let demo;
 (async () => {

@@ -6,7 +6,7 @@ import { Miniflare } from "miniflare";
 import { root } from "../node/fixtures.mjs";
 
 export const ORIGIN = "http://127.0.0.1:8787";
-export const ADMIN_KEY = "test-admin-key-0123456789";
+export const ADMIN_KEY = "test-admin-key-0123456789abcdef0123456789";
 export const DEV_BINDINGS = {
   ADMIN_API_KEY: ADMIN_KEY,
   TICKET_KEY: "test-ticket-key-0123456789abcdef0123456789abcdef",

@@ -2,7 +2,7 @@
 // forged, expired, out of scope, another agent's), the admin key on every control-plane route
 // family, and CORS for browser callers. Each refusal leaves the stored state as it was.
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { after, before, test } from "node:test";
 import { ADMIN_KEY, DEV_BINDINGS } from "./harness.mjs";
 import {
@@ -34,9 +34,11 @@ before(async () => {
 after(() => s?.close());
 
 const b64 = (v) => Buffer.from(v).toString("base64url");
-function sign(claims, key = DEV_BINDINGS.TICKET_KEY) {
+/** The key id of a TICKET_KEY (README: session tickets). */
+const kidOf = (key) => createHash("sha256").update(`mcp-authlink ticket key id\n${key}`).digest("base64url").slice(0, 8);
+function sign(claims, key = DEV_BINDINGS.TICKET_KEY, kid = kidOf(key)) {
   const payload = b64(JSON.stringify(claims));
-  return `v1.${payload}.${createHmac("sha256", key).update(`v1.${payload}`).digest("base64url")}`;
+  return `v2.${kid}.${payload}.${createHmac("sha256", key).update(`v2.${kid}.${payload}`).digest("base64url")}`;
 }
 const claims = (over = {}) => {
   const now = Math.floor(Date.now() / 1000);
@@ -70,24 +72,29 @@ test("a ticket signed with TICKET_KEY in the documented format is accepted (cont
 
 test("missing, malformed and forged tickets: 401 invalid_ticket on every runtime route", async () => {
   const good = await ticketFor(w, "alice", ["agent-a"]);
-  const [v, payload, mac] = good.split(".");
+  const [v, kid, payload, mac] = good.split(".");
+  const head = `${v}.${kid}`;
   const flip = (str, i) => str.slice(0, i) + (str[i] === "A" ? "B" : "A") + str.slice(i + 1);
   const forged = {
     "no Authorization": {},
     "an empty bearer": { authorization: "Bearer " },
     "another scheme": { authorization: `Basic ${good}` },
     // The last character of 32 bytes in base64url carries 4 bits: A <-> Q changes one of them.
-    "the signature changed (last character)": { authorization: `Bearer ${v}.${payload}.${mac.slice(0, -1)}${mac.endsWith("Q") ? "A" : "Q"}` },
-    "the signature changed (first character)": { authorization: `Bearer ${v}.${payload}.${flip(mac, 0)}` },
-    "no signature": { authorization: `Bearer ${v}.${payload}.` },
+    "the signature changed (last character)": { authorization: `Bearer ${head}.${payload}.${mac.slice(0, -1)}${mac.endsWith("Q") ? "A" : "Q"}` },
+    "the signature changed (first character)": { authorization: `Bearer ${head}.${payload}.${flip(mac, 0)}` },
+    "no signature": { authorization: `Bearer ${head}.${payload}.` },
     "the claims changed, the signature kept": {
-      authorization: `Bearer ${v}.${b64(JSON.stringify(claims({ agent_ids: ["agent-a", "agent-z"] })))}.${mac}`,
+      authorization: `Bearer ${head}.${b64(JSON.stringify(claims({ agent_ids: ["agent-a", "agent-z"] })))}.${mac}`,
     },
     "signed with another key": { authorization: `Bearer ${sign(claims(), "another-ticket-key-0123456789abcdef0123")}` },
+    "signed with another key, labelled with this key's id": {
+      authorization: `Bearer ${sign(claims(), "another-ticket-key-0123456789abcdef0123", kid)}`,
+    },
+    "the v1 format (before key ids)": { authorization: `Bearer v1.${payload}.${mac}` },
     "the admin key as a ticket": { authorization: `Bearer ${ADMIN_KEY}` },
-    "another version": { authorization: `Bearer v2.${payload}.${mac}` },
+    "another version": { authorization: `Bearer v3.${kid}.${payload}.${mac}` },
     "garbage": { authorization: "Bearer not-a-ticket" },
-    "oversized": { authorization: `Bearer v1.${"A".repeat(9000)}.${mac}` },
+    "oversized": { authorization: `Bearer ${head}.${"A".repeat(17000)}.${mac}` },
   };
   for (const [label, headers] of Object.entries(forged)) {
     await assertAllRefused(headers, 401, "invalid_ticket", label);
@@ -114,9 +121,9 @@ test("session tickets: bad requests are refused with the field named, no ticket 
     [{ actor_id: "alice", agent_ids: ["agent-a"], ttl_seconds: "60" }, "ttl_seconds"],
     [{ actor_id: "alice", agent_ids: [] }, "agent_ids"],
     [{ actor_id: "alice", agent_ids: "agent-a" }, "agent_ids"],
-    [{ actor_id: "alice", agent_ids: ["agent a"] }, "agent_ids[0]"],
+    [{ actor_id: "alice", agent_ids: ["agent\na"] }, "agent_ids[0]"],
     [{ actor_id: "", agent_ids: ["agent-a"] }, "actor_id"],
-    [{ actor_id: "x".repeat(129), agent_ids: ["agent-a"] }, "actor_id"],
+    [{ actor_id: "x".repeat(256), agent_ids: ["agent-a"] }, "actor_id"],
     [{ agent_ids: ["agent-a"] }, "actor_id"],
   ]) {
     const r = await w.admin("/ai/session-tickets", { method: "POST", body });

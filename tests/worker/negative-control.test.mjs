@@ -152,8 +152,10 @@ test("attach and detach are idempotent; attaching an unknown server stores nothi
   assert.deepEqual((await w.call("/service/mcp/agents/agent-i/servers", { token: ticket })).json.items, []);
   const never = await w.admin(`/ai/agents/agent-never/mcp-servers/${server.id}/detach`, { method: "POST" });
   assert.equal(never.status, 204);
-  const badAgent = await w.admin(`/ai/agents/bad%2Fagent/mcp-servers/${server.id}/attach`, { method: "POST" });
+  // Agent ids are the platform's (any text without control characters: "bad/agent" is one).
+  const badAgent = await w.admin(`/ai/agents/bad%0Aagent/mcp-servers/${server.id}/attach`, { method: "POST" });
   assert.equal(badAgent.status, 400, badAgent.text);
+  assert.equal(badAgent.json.errors[0].path, "agent_id");
   assert.equal(await count(w, "agent_servers", "server_id = ?", server.id), 0);
 });
 
