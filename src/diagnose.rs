@@ -55,30 +55,36 @@ fn kind(mode: Option<AuthMode>) -> &'static str {
     }
 }
 
-fn oauth_fields(
-    auth: &AuthConfig,
-) -> Option<(Option<&str>, Option<&str>, Option<&str>, &[String])> {
-    match auth {
-        AuthConfig::OauthAuthorizationCodePublicPkce(a) => Some((
-            a.auth_url.as_deref(),
-            a.token_url.as_deref(),
-            a.resource.as_deref(),
-            &a.scopes,
-        )),
-        AuthConfig::OauthAuthorizationCodeConfidentialPkce(a) => Some((
-            a.auth_url.as_deref(),
-            a.token_url.as_deref(),
-            a.resource.as_deref(),
-            &a.scopes,
-        )),
-        AuthConfig::OauthClientCredentials(a) => Some((
-            None,
-            a.token_url.as_deref(),
-            a.resource.as_deref(),
-            &a.scopes,
-        )),
-        AuthConfig::Token(_) => None,
-    }
+/// The OAuth fields of a config that discovery can contradict.
+struct OauthFields<'a> {
+    auth_url: Option<&'a str>,
+    token_url: Option<&'a str>,
+    resource: Option<&'a str>,
+    scopes: &'a [String],
+}
+
+fn oauth_fields(auth: &AuthConfig) -> Option<OauthFields<'_>> {
+    Some(match auth {
+        AuthConfig::OauthAuthorizationCodePublicPkce(a) => OauthFields {
+            auth_url: a.auth_url.as_deref(),
+            token_url: a.token_url.as_deref(),
+            resource: a.resource.as_deref(),
+            scopes: &a.scopes,
+        },
+        AuthConfig::OauthAuthorizationCodeConfidentialPkce(a) => OauthFields {
+            auth_url: a.auth_url.as_deref(),
+            token_url: a.token_url.as_deref(),
+            resource: a.resource.as_deref(),
+            scopes: &a.scopes,
+        },
+        AuthConfig::OauthClientCredentials(a) => OauthFields {
+            auth_url: None,
+            token_url: a.token_url.as_deref(),
+            resource: a.resource.as_deref(),
+            scopes: &a.scopes,
+        },
+        AuthConfig::Token(_) => return None,
+    })
 }
 
 /// What the config says against what discovery finds now. `stored_issuer` is the issuer the
@@ -121,7 +127,12 @@ pub fn compare(
             },
         ));
     }
-    let Some((auth_url, token_url, resource, scopes)) = config.auth.as_ref().and_then(oauth_fields)
+    let Some(OauthFields {
+        auth_url,
+        token_url,
+        resource,
+        scopes,
+    }) = config.auth.as_ref().and_then(oauth_fields)
     else {
         return out;
     };

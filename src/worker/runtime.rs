@@ -21,17 +21,14 @@ use crate::{pkce, seal, ticket};
 
 /// The ticket's claims, after checking it and that it covers `agent`.
 pub fn authenticate(req: &Request, s: &Settings, agent: &str) -> ApiResult<ticket::TicketClaims> {
-    let invalid = || {
-        ApiError::new(401, "invalid_ticket", "Send Authorization: Bearer <session ticket>; get a fresh ticket from POST /ai/session-tickets.")
-    };
-    let token = bearer(req).ok_or_else(invalid)?;
-    let claims = ticket::verify(&s.ticket_key, &token, now()).map_err(|_| invalid())?;
+    let token = bearer(req).ok_or_else(|| super::check::invalid_ticket("missing"))?;
+    if super::http::secrets_equal(&token, &s.admin_key) {
+        return Err(super::check::invalid_ticket("admin_key_sent"));
+    }
+    let claims = ticket::verify(&s.ticket_key, &token, now())
+        .map_err(|e| super::check::invalid_ticket(super::check::ticket_reason(&e)))?;
     if !claims.allows_agent(agent) {
-        return Err(ApiError::new(
-            403,
-            "agent_not_in_scope",
-            "The session ticket does not cover this agent.",
-        ));
+        return Err(super::check::agent_not_in_scope(&claims, agent));
     }
     Ok(claims)
 }
@@ -192,13 +189,15 @@ pub async fn connect(
 
 pub async fn disconnect(
     db: &D1Database,
+    s: &Settings,
     claims: &ticket::TicketClaims,
     agent: &str,
     id: &str,
 ) -> ApiResult {
     check_id(id, "id")?;
     require_attached(db, agent, id).await?;
-    store::delete_connection(db, id, &claims.actor_id).await?;
+    // Revokes at the provider first (RFC 7009), then deletes whatever it said.
+    super::connections::disconnect(db, s, id, &claims.actor_id).await?;
     Ok(no_content())
 }
 
@@ -228,6 +227,18 @@ fn error_page(
     })
 }
 
+/// The error page of a consent whose flow is known: `connection.failed` is recorded first.
+async fn failed(
+    db: &D1Database,
+    s: &Settings,
+    e: &CallbackError,
+    pending: &PendingConsent,
+    server_name: Option<String>,
+) -> ApiResult {
+    super::connections::failed(db, s, &pending.server_id, &pending.actor_id, e.code()).await;
+    error_page(e, Some(pending), server_name)
+}
+
 /// `GET /service/mcp/consent/callback`: consume the state, check it and `iss`, exchange the
 /// code, store the tokens sealed. Any failure answers a 400 page and stores nothing.
 pub async fn callback(req: &Request, db: &D1Database, s: &Settings) -> ApiResult {
@@ -255,18 +266,18 @@ pub async fn callback(req: &Request, db: &D1Database, s: &Settings) -> ApiResult
     pending.expires_at = pending.expires_at.min(row.expires_at as u64);
     let server = match store::get_server(db, &pending.server_id).await? {
         Some(server) => server,
-        None => return error_page(&CallbackError::UnknownState, Some(&pending), None),
+        None => return failed(db, s, &CallbackError::UnknownState, &pending, None).await,
     };
     let name = Some(server.name.clone());
     let code = match check_callback(&params, &pending, now()) {
         Ok(code) => code,
-        Err(e) => return error_page(&e, Some(&pending), name),
+        Err(e) => return failed(db, s, &e, &pending, name).await,
     };
     let config = open_config(&server, s)?;
     let tc = config.auth.as_ref().and_then(AuthConfig::token_client);
     let (token_url, client) = tc.map(|t| (t.token_url, t.client)).unwrap_or((None, None));
     let (Some(token_url), Some(client)) = (token_url, client) else {
-        return error_page(&CallbackError::Storage, Some(&pending), name);
+        return failed(db, s, &CallbackError::Storage, &pending, name).await;
     };
     let request = match authorization_code_request(
         &token_url,
@@ -277,7 +288,7 @@ pub async fn callback(req: &Request, db: &D1Database, s: &Settings) -> ApiResult
         &pending.resource,
     ) {
         Ok(r) => r,
-        Err(_) => return error_page(&CallbackError::Storage, Some(&pending), name),
+        Err(_) => return failed(db, s, &CallbackError::Storage, &pending, name).await,
     };
     let transport = s.transport();
     let response = match transport.send(request).await {
@@ -298,12 +309,12 @@ pub async fn callback(req: &Request, db: &D1Database, s: &Settings) -> ApiResult
                     _ => "the token endpoint could not be reached".into(),
                 }),
             };
-            return error_page(&failure, Some(&pending), name);
+            return failed(db, s, &failure, &pending, name).await;
         }
     };
     let tokens = match parse_token_response(&response, now()) {
         Ok(t) => t,
-        Err(failure) => return error_page(&CallbackError::from(&failure), Some(&pending), name),
+        Err(failure) => return failed(db, s, &CallbackError::from(&failure), &pending, name).await,
     };
     let sealed = super::tokens::seal_tokens(s, &pending.server_id, &pending.actor_id, &tokens)?;
     store::put_connection(
@@ -315,6 +326,7 @@ pub async fn callback(req: &Request, db: &D1Database, s: &Settings) -> ApiResult
         &rfc3339(now()),
     )
     .await?;
+    super::connections::connected(db, s, &pending.server_id, &pending.actor_id).await;
     page(&ConsentPage {
         status: PageStatus::Connected,
         server_id: Some(pending.server_id.clone()),
