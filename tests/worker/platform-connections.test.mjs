@@ -151,9 +151,9 @@ test("a provider that refuses the revocation: the connection is deleted anyway, 
 test("detach drops the pending consent flows started through that agent only", async () => {
   const other = "agent-other";
   await w.admin(`/ai/agents/${other}/mcp-servers/${server.id}/attach`, { method: "POST" });
-  const both = await ticketFor(w, "dave", [AGENT, other]);
-  await stateOf(w, both, AGENT, server.id);
-  await stateOf(w, both, other, server.id);
+  // One pending consent per person and server: two people, one through each agent.
+  await stateOf(w, await ticketFor(w, "dave", [AGENT]), AGENT, server.id);
+  await stateOf(w, await ticketFor(w, "erin", [other]), other, server.id);
   assert.equal(await count(w, "pending_consents", "server_id = ?1", server.id), 2);
   const r = await w.admin(`/ai/agents/${AGENT}/mcp-servers/${server.id}/detach`, { method: "POST" });
   assert.equal(r.status, 204);

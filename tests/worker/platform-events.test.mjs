@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { after, before, test } from "node:test";
-import { CONFIDENTIAL, code, createServer, startStack, ticketFor } from "./scenario.mjs";
+import { CONFIDENTIAL, callback, code, createServer, startStack, stateOf, ticketFor } from "./scenario.mjs";
 import { connectPerson, eventually, startReceiver, storedTokens } from "./platform.mjs";
 
 const SECRET = "whsec-test-0123456789";
@@ -129,9 +129,9 @@ test("a failed consent is connection.failed with the reason", async () => {
   const start = (await events()).next_cursor;
   const server = await createServer(w, "fail-events", { endpoint: s.mcp.endpoint, auth: { type: CONFIDENTIAL } }, ["agent-f"]);
   const ticket = await ticketFor(w, "fay", ["agent-f"]);
-  const c = await w.call(`/service/mcp/agents/agent-f/servers/${server.id}/connect`, { method: "POST", token: ticket, body: {} });
-  const state = new URL(c.json.oauth_url).searchParams.get("state");
-  await w.call(`/service/mcp/consent/callback?${new URLSearchParams({ state, error: "access_denied", iss: s.as.issuer })}`);
+  const state = await stateOf(w, ticket, "agent-f", server.id);
+  const page = await callback(w, { state, error: "access_denied", iss: s.as.issuer });
+  assert.equal(page.status, 400, page.text);
   const failed = (await events(`?after=${start}&type=connection.failed`)).items;
   assert.equal(failed.length, 1, JSON.stringify(failed));
   assert.equal(failed[0].data.server_id, server.id);
