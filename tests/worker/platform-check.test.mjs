@@ -87,6 +87,7 @@ test("scope_insufficient: scopes that leave out what the server requires; its 40
   const answer = await check(id, { actor_id: "sam" });
   assert.deepEqual([...new Set(codes(answer))], ["scope_insufficient"], JSON.stringify(answer));
   assert.ok(answer.findings.some((f) => /mcp:tools/.test(f.message)), JSON.stringify(answer));
+  assert.ok(answer.findings.some((f) => /HTTP 403 \(insufficient_scope\)/.test(f.message)), "the MCP server's 403 is explained");
 });
 
 test("client_unknown_at_provider: a client id the provider never registered", async () => {
