@@ -41,6 +41,25 @@ pub fn strip_read_only(patch: &mut Value) {
     }
 }
 
+/// A patch that changes `config.auth.type` replaces `config.auth` instead of merging into it:
+/// the fields of one auth type mean nothing to another (a public client's id is no
+/// confidential client). Call before [`apply`].
+pub fn replace_auth_on_type_change(stored: &mut Value, patch: &Value) {
+    let new_type = patch
+        .get("config")
+        .and_then(|c| c.get("auth"))
+        .and_then(|a| a.get("type"));
+    let old_type = stored
+        .get("config")
+        .and_then(|c| c.get("auth"))
+        .and_then(|a| a.get("type"));
+    if new_type.is_some() && new_type != old_type {
+        if let Some(config) = stored.get_mut("config").and_then(Value::as_object_mut) {
+            config.remove("auth");
+        }
+    }
+}
+
 /// When the patch moves the endpoint, the values discovery filled in for the old one
 /// (`auth_url`, `token_url`, `register_url`, `resource`) are dropped unless the patch sets
 /// them, so that provisioning discovers them again for the new endpoint; so are the client
@@ -180,6 +199,28 @@ mod tests {
         apply(&mut same, &rename);
         forget_discovered(&mut same, &rename, "https://old.example/mcp");
         assert_eq!(same["config"], stored["config"]);
+    }
+
+    #[test]
+    fn a_new_auth_type_replaces_the_auth_object() {
+        let mut stored = json!({"name":"a","config":{"endpoint":"https://m.example/mcp",
+            "auth":{"type":"oauth_authorization_code_public_pkce","client_id":"c","auth_url":"https://as/auth"}}});
+        let patch =
+            json!({"config":{"auth":{"type":"oauth_authorization_code_confidential_pkce"}}});
+        replace_auth_on_type_change(&mut stored, &patch);
+        apply(&mut stored, &patch);
+        assert_eq!(
+            stored["config"]["auth"],
+            json!({"type":"oauth_authorization_code_confidential_pkce"})
+        );
+        assert_eq!(stored["config"]["endpoint"], "https://m.example/mcp");
+
+        // The same type: merged as usual.
+        let mut same = json!({"config":{"auth":{"type":"token","auth_token":"t"}}});
+        let patch = json!({"config":{"auth":{"type":"token"}}});
+        replace_auth_on_type_change(&mut same, &patch);
+        apply(&mut same, &patch);
+        assert_eq!(same["config"]["auth"]["auth_token"], "t");
     }
 
     fn config(v: Value) -> ServerConfig {

@@ -267,7 +267,7 @@ async fn call_tools(
 /// `expired`, or `admin_key_sent` (the control plane's key sent to the runtime plane).
 pub fn invalid_ticket(reason: &'static str) -> ApiError {
     let why = match reason {
-        "missing" => "No session ticket was sent: send Authorization: Bearer <session ticket>.",
+        "missing" => "No session ticket was sent: send Authorization: Bearer <session ticket>, from POST /ai/session-tickets.",
         "admin_key_sent" => "This is the ADMIN_API_KEY, not a session ticket: the backend gets a ticket from POST /ai/session-tickets and hands that to the frontend (never the admin key).",
         "expired" => "The session ticket has expired: get a fresh one from POST /ai/session-tickets.",
         "bad_signature" => "The session ticket's signature does not verify (altered, or signed with another TICKET_KEY): get a fresh one from POST /ai/session-tickets.",
@@ -297,7 +297,7 @@ pub fn agent_not_in_scope(claims: &crate::ticket::TicketClaims, agent: &str) -> 
         403,
         "agent_not_in_scope",
         format!(
-            "The session ticket covers {} agent(s), not {shown:?}: issue a ticket whose agent_ids include it.",
+            "The session ticket does not cover this agent: it covers {} agent(s), not {shown:?}; issue a ticket whose agent_ids include it.",
             claims.agent_ids.len()
         ),
     );

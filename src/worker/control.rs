@@ -382,6 +382,7 @@ async fn update(req: &mut Request, db: &D1Database, s: &Settings, id: &str) -> A
     let old_config = open_config(&row, s)?;
     let old_provider: Provider = serde_json::from_str(&row.provider).unwrap_or_default();
     let mut merged = json!({ "name": row.name, "config": to_value(&old_config) });
+    merge_patch::replace_auth_on_type_change(&mut merged, &patch);
     merge_patch::apply(&mut merged, &patch);
     merge_patch::forget_discovered(&mut merged, &patch, &old_config.endpoint);
     let (new_row, dropped) = if obj.contains_key("config") {

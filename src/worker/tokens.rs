@@ -253,15 +253,14 @@ async fn refresh(
         }
         Err(f) => {
             store::release_lease(db, conn).await?;
-            connections::refresh_failed(
-                db,
-                s,
-                &conn.server_id,
-                &conn.actor_id,
-                false,
-                f.code().as_str(),
-            )
-            .await;
+            // The provider's OAuth error when it is a plain code, else the failure's own code.
+            let reason = f
+                .error()
+                .filter(|e| e.len() <= 64 && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+                .unwrap_or(f.code().as_str())
+                .to_owned();
+            connections::refresh_failed(db, s, &conn.server_id, &conn.actor_id, false, &reason)
+                .await;
             Err(upstream(&f.to_string()))
         }
     }

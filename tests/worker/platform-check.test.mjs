@@ -181,5 +181,5 @@ test("invalid_ticket says why; agent_not_in_scope names the agent and the ticket
   assert.equal(code(out), "agent_not_in_scope");
   assert.equal(out.json.errors[0].agent_id, AGENT);
   assert.equal(out.json.errors[0].ticket_agent_count, 2);
-  assert.match(out.json.errors[0].message, /2 agent\(s\), not "agent-check"/);
+  assert.match(out.json.errors[0].message, /covers 2 agent\(s\), not "agent-check"/);
 });
