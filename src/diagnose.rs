@@ -8,6 +8,7 @@
 //! | `auth_mode_mismatch` | the config's auth type against what discovery recommends now |
 //! | `resource_mismatch` | the config's `resource` against the server's (RFC 9728 / 8707), or a token the server refuses for its audience |
 //! | `scope_insufficient` | scopes the server asks for (challenge, metadata, 403 `insufficient_scope`) that the config does not request |
+//! | `scope_not_advertised` | scopes the config requests that the server does not advertise |
 //! | `issuer_changed` | the authorization server discovery finds against the one stored |
 //! | `authorization_server_moved` | `auth_url` / `token_url` against the provider's metadata |
 //! | `endpoint_moved` | the endpoint answers a redirect, 404 or 410 |
@@ -158,6 +159,22 @@ pub fn compare(
                     .join(", ")
             ),
             "Add them to config.auth.scopes; connected users then consent again.",
+        ));
+    }
+    // OpenID Connect's own scopes belong to the authorization server, not to the MCP server.
+    let unadvertised: Vec<&String> = scopes
+        .iter()
+        .filter(|s| !d.scopes.contains(s) && !matches!(s.as_str(), "openid" | "offline_access"))
+        .collect();
+    if !d.scopes.is_empty() && !unadvertised.is_empty() {
+        out.push(finding(
+            "scope_not_advertised",
+            format!(
+                "config.auth.scopes requests {} that the server does not advertise (it names {}).",
+                unadvertised.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "),
+                d.scopes.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")
+            ),
+            "Request only scopes the server names; the provider may refuse the others (invalid_scope).",
         ));
     }
     if let (Some(stored), Some(now)) = (stored_issuer, d.issuer.as_deref()) {
@@ -483,6 +500,19 @@ mod tests {
             ]
         );
         assert!(f[1].message.contains("\"b\""));
+    }
+
+    #[test]
+    fn scopes_the_server_does_not_name() {
+        let c = config(
+            json!({"endpoint":"https://m.example/mcp","auth":{"type":"oauth_authorization_code_public_pkce","client_id":"c","scopes":["a","admin","openid"]}}),
+        );
+        let d = discovery(
+            json!({"requires_auth":true,"recommended_auth_mode":"oauth_authorization_code_public_pkce","issuer":"https://as","scopes":["a"]}),
+        );
+        let f = compare(&c, Some("https://as"), &d);
+        assert_eq!(codes(&f), ["scope_not_advertised"]);
+        assert!(f[0].message.contains("\"admin\"") && !f[0].message.contains("\"openid\""));
     }
 
     #[test]

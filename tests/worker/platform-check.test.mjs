@@ -90,6 +90,19 @@ test("scope_insufficient: scopes that leave out what the server requires; its 40
   assert.ok(answer.findings.some((f) => /HTTP 403 \(insufficient_scope\)/.test(f.message)), "the MCP server's 403 is explained");
 });
 
+test("create warns about scopes the server does not advertise", async () => {
+  const r = await w.admin("/ai/mcp-servers", {
+    method: "POST",
+    body: { name: "extra-scopes", config: { endpoint: s.mcp.endpoint,
+      auth: { type: CONFIDENTIAL, client_id: "by-hand", client_secret: "x", scopes: ["mcp:tools", "files:write"] } } },
+  });
+  assert.equal(r.status, 201, r.text);
+  const [warning] = r.json.warnings;
+  assert.equal(warning.code, "scope_not_advertised");
+  assert.match(warning.message, /"files:write"/);
+  assert.equal(r.json.warnings.length, 1, r.text);
+});
+
 test("client_unknown_at_provider: a client id the provider never registered", async () => {
   const server = await createServer(
     w,
