@@ -167,6 +167,20 @@ pub async fn disconnect(
     Ok(())
 }
 
+/// Every connection of a server ends (revoked, deleted, `connection.disconnected` with
+/// `reason`): before the server is deleted, or before a config change voids them.
+pub async fn end_all_of_server(
+    db: &D1Database,
+    s: &Settings,
+    server_id: &str,
+    reason: &str,
+) -> ApiResult<()> {
+    for row in pstore::connections_of_server(db, server_id).await? {
+        end(db, s, &row, reason).await?;
+    }
+    Ok(())
+}
+
 /// Revokes at the provider (best effort), deletes the row (only if it still holds the tokens
 /// that were revoked), records `connection.disconnected`.
 async fn end(

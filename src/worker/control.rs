@@ -54,6 +54,8 @@ pub async fn route(
         (Method::Patch, ["mcp-servers", id]) => update(req, db, s, id).await,
         (Method::Delete, ["mcp-servers", id]) => {
             check_id(id, "id")?;
+            // Connections are revoked at the provider while the server's client is known.
+            connections::end_all_of_server(db, s, id, "server_deleted").await?;
             if store::delete_server(db, id).await? {
                 events::record(db, s, Kind::ServerDeleted, json!({ "server_id": id })).await;
                 Ok(no_content())
@@ -406,6 +408,10 @@ async fn update(req: &mut Request, db: &D1Database, s: &Settings, id: &str) -> A
         r.updated_at = rfc3339(now());
         (r, false)
     };
+    if dropped {
+        // Revoked with the old client, before the config changes.
+        connections::end_all_of_server(db, s, id, "server_config_changed").await?;
+    }
     store::update_server(db, &new_row, dropped).await?;
     let mut answer = server_json(&new_row);
     answer["connections_dropped"] = json!(dropped);

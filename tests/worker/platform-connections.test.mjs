@@ -159,3 +159,20 @@ test("detach drops the pending consent flows started through that agent only", a
   assert.equal(r.status, 204);
   assert.equal(await count(w, "pending_consents", "server_id = ?1", server.id), 1, "the other agent's flow stays");
 });
+
+test("deleting a server revokes its connections at the provider and records why", async () => {
+  const doomed = await createServer(w, "doomed", { endpoint: s.mcp.endpoint, auth: { type: CONFIDENTIAL } }, ["agent-d"]);
+  await connectPerson(w, await ticketFor(w, "gus", ["agent-d"]), "agent-d", doomed.id);
+  const tokens = await storedTokens(w, doomed.id, "gus");
+  const { auth } = await storedConfig(w, doomed.id);
+  const del = await w.admin(`/ai/mcp-servers/${doomed.id}`, { method: "DELETE" });
+  assert.equal(del.status, 204);
+  const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: tokens.refresh_token });
+  const basic = Buffer.from(`${encodeURIComponent(auth.client_id)}:${encodeURIComponent(auth.client_secret)}`).toString("base64");
+  const r = await fetch(`${s.as.issuer}/token`, { method: "POST", headers: { authorization: `Basic ${basic}`, "content-type": "application/x-www-form-urlencoded" }, body: form });
+  assert.equal((await r.json()).error, "invalid_grant");
+  const events = (await w.admin("/ai/events?type=connection.disconnected")).json.items;
+  const mine = events.find((e) => e.data.server_id === doomed.id);
+  assert.equal(mine.data.reason, "server_deleted");
+  assert.equal(mine.data.revocation, "revoked");
+});

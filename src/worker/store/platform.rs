@@ -118,6 +118,20 @@ pub async fn connections_of_actor(
     .results()
 }
 
+pub async fn connections_of_server(
+    db: &D1Database,
+    server_id: &str,
+) -> Result<Vec<ConnectionListRow>> {
+    stmt(
+        db,
+        &format!("SELECT {LIST_COLUMNS} FROM connections WHERE server_id = ?1 ORDER BY rowid"),
+        &[s(server_id)],
+    )?
+    .all()
+    .await?
+    .results()
+}
+
 /// Deletes one connection by id if its tokens are still `tokens_sealed` (a reconnect in the
 /// meantime keeps its new tokens). True when a row was deleted.
 pub async fn delete_connection_if(db: &D1Database, id: &str, tokens_sealed: &str) -> Result<bool> {
