@@ -55,6 +55,10 @@ pub async fn list(db: &D1Database, claims: &ticket::TicketClaims, agent: &str) -
                 "requires_user_connection": needs_user,
                 "connection_status": status,
                 "connected_at": conn.filter(|_| needs_user).map(|c| c.connected_at.clone()),
+                // The current access token's expiry, not the connection's (it is refreshed on
+                // demand): `token_expires_at`; `expires_at` is the same value, kept for
+                // existing clients.
+                "token_expires_at": conn.filter(|_| needs_user).and_then(|c| c.expires_at).map(|e| rfc3339(e as u64)),
                 "expires_at": conn.filter(|_| needs_user).and_then(|c| c.expires_at).map(|e| rfc3339(e as u64)),
             })
         })

@@ -4,7 +4,7 @@
 // refreshes there, while an untouched one still does. Detach drops the agent's pending flows.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { CONFIDENTIAL, code, count, createServer, startStack, stateOf, ticketFor } from "./scenario.mjs";
+import { CONFIDENTIAL, code, count, createServer, entry, startStack, stateOf, ticketFor } from "./scenario.mjs";
 import { connectPerson, refreshAtProvider, storedConfig, storedTokens } from "./platform.mjs";
 
 let s, w, server;
@@ -42,6 +42,10 @@ test("list, filter and paginate connections; unknown parameters are refused", as
   assert.ok(Date.parse(first.connected_at) > 0);
   assert.ok(Date.parse(first.token_expires_at) > Date.now(), "token_expires_at is the access token's expiry");
   assert.equal(first.last_error, undefined);
+  // The runtime list names the same value token_expires_at (and still expires_at).
+  const mine = await entry(w, tickets[PEOPLE.find((p) => actorOf(p) === first.actor_id)], AGENT, server.id);
+  assert.equal(mine.token_expires_at, first.token_expires_at);
+  assert.equal(mine.expires_at, first.token_expires_at);
   assert.equal(new Set(all.json.items.map((i) => i.id)).size, 3, "ids are distinct");
   // No secret in the list.
   const tokens = await storedTokens(w, server.id, first.actor_id);
