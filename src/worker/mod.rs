@@ -212,7 +212,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let id = request_id();
     let (method, path) = (req.method(), req.path());
     let mut resp = handle(req, env, &id).await?;
-    let _ = resp.headers_mut().set("x-request-id", &id);
+    let headers = resp.headers_mut();
+    let _ = headers.set("x-request-id", &id);
+    if headers.has("access-control-allow-origin").unwrap_or(false) {
+        // Browsers may read the id too (to quote it in a support request).
+        let _ = headers.set("access-control-expose-headers", "x-request-id");
+    }
     worker::console_log!("{id} {method} {path} {}", resp.status_code());
     Ok(resp)
 }

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { after, before, test } from "node:test";
-import { CONFIDENTIAL, callback, code, createServer, startStack, stateOf, ticketFor } from "./scenario.mjs";
+import { APP_ORIGIN, CONFIDENTIAL, callback, code, createServer, startStack, stateOf, ticketFor } from "./scenario.mjs";
 import { connectPerson, eventually, startReceiver, storedTokens } from "./platform.mjs";
 
 const SECRET = "whsec-test-0123456789";
@@ -148,4 +148,10 @@ test("every answer carries x-request-id, and the Worker's log line names it", as
   assert.match(e.headers.get("x-request-id"), /^req-/);
   assert.notEqual(e.headers.get("x-request-id"), id);
   await eventually(() => w.logs.join("").includes(`${id} GET /ai/mcp-servers 200`), 5000, "the log line");
+  // A browser on an allowed origin may read it.
+  const ticket = await ticketFor(w, "rid", ["agent-r"]);
+  const cors = await w.call("/service/mcp/agents/agent-r/servers", { token: ticket, headers: { origin: APP_ORIGIN } });
+  assert.equal(cors.status, 200, cors.text);
+  assert.match(cors.headers.get("x-request-id"), /^req-/);
+  assert.equal(cors.headers.get("access-control-expose-headers"), "x-request-id");
 });
