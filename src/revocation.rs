@@ -365,6 +365,96 @@ mod tests {
         .contains("client_secret"));
     }
 
+    /// Answers by URL from a table and records what was sent.
+    struct Table {
+        answers: Vec<(&'static str, u16, &'static str)>,
+        sent: std::cell::RefCell<Vec<HttpRequest>>,
+    }
+
+    impl Transport for Table {
+        fn send(&self, request: HttpRequest) -> crate::transport::SendFuture<'_> {
+            let answer = self
+                .answers
+                .iter()
+                .find(|(url, _, _)| *url == request.url)
+                .map(|(_, status, body)| json(*status, body))
+                .unwrap_or_else(|| HttpResponse::new(404));
+            self.sent.borrow_mut().push(request);
+            Box::pin(async move { Ok(answer) })
+        }
+    }
+
+    #[test]
+    fn revoke_finds_the_endpoint_in_the_metadata_then_revokes() {
+        let t = Table {
+            answers: vec![
+                (
+                    "https://as.example/.well-known/openid-configuration",
+                    200,
+                    r#"{"issuer":"https://as.example","revocation_endpoint":"https://as.example/revoke"}"#,
+                ),
+                ("https://as.example/revoke", 200, ""),
+            ],
+            sent: Default::default(),
+        };
+        let client = ClientAuth::public("pub");
+        let outcome = futures_executor::block_on(revoke(
+            &t,
+            Some("https://as.example"),
+            None,
+            &client,
+            &Secret::new("rt"),
+            TokenKind::Refresh,
+        ));
+        assert_eq!(outcome, Revocation::Revoked);
+        let urls: Vec<String> = t.sent.borrow().iter().map(|r| r.url.clone()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://as.example/.well-known/oauth-authorization-server",
+                "https://as.example/.well-known/openid-configuration",
+                "https://as.example/revoke",
+            ]
+        );
+    }
+
+    #[test]
+    fn revoke_without_an_endpoint_sends_nothing_more() {
+        let t = Table {
+            answers: vec![(
+                "https://as.example/.well-known/oauth-authorization-server",
+                200,
+                r#"{"issuer":"https://as.example"}"#,
+            )],
+            sent: Default::default(),
+        };
+        let outcome = futures_executor::block_on(revoke(
+            &t,
+            Some("https://as.example"),
+            None,
+            &ClientAuth::public("pub"),
+            &Secret::new("rt"),
+            TokenKind::Refresh,
+        ));
+        assert_eq!(outcome, Revocation::Unsupported);
+        assert_eq!(
+            t.sent.borrow().len(),
+            1,
+            "the issuer's own document ends the search"
+        );
+        assert_eq!(
+            futures_executor::block_on(revoke(
+                &t,
+                None,
+                None,
+                &ClientAuth::public("p"),
+                &Secret::new("x"),
+                TokenKind::Access
+            )),
+            Revocation::Unsupported
+        );
+    }
+
     #[test]
     fn judging_the_answer() {
         assert_eq!(judge(&HttpResponse::new(200)), Revocation::Revoked);

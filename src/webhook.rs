@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn signature_is_hmac_sha256_over_timestamp_dot_body() {
-        // Reference value: printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac whsec-test
+        // The MAC covers exactly `<t>.<body>`, nothing else.
         let header = signature_header(&key(), 1_700_000_000, r#"{"a":1}"#);
         let expected = {
             let mut m = <HmacSha256 as KeyInit>::new_from_slice(b"whsec-test").unwrap();
@@ -190,6 +190,16 @@ mod tests {
         };
         assert_eq!(header, format!("t=1700000000,v1={expected}"));
         assert_eq!(expected.len(), 64);
+    }
+
+    #[test]
+    fn the_documented_example() {
+        // docs/api.md, "Webhook": the same header, computed independently with node:crypto.
+        let key = WebhookKey::new(&Secret::new("whsec-example")).unwrap();
+        assert_eq!(
+            signature_header(&key, 1_764_486_000, r#"{"id":"evt-1"}"#),
+            "t=1764486000,v1=0afcdf7b16e0c1a9a36a30b796ce10a786aa1c0a72882b00c7a9ef1bf7e11c03"
+        );
     }
 
     #[test]
