@@ -15,7 +15,7 @@
 //! | `endpoint_unreachable` | the endpoint does not answer |
 //! | `client_unknown_at_provider` | the authorization or token endpoint refuses the client (`invalid_client`) |
 //! | `redirect_uri_not_registered` | the authorization endpoint refuses the Worker's callback URL |
-//! | `not_connected`, `connection_expired` | the actor's connection (with `actor_id`) |
+//! | `not_connected`, `connection_expired`, `token_refresh_failed` | the actor's connection (with `actor_id`) |
 //! | `token_rejected` | the MCP server answers 401 to the actor's token |
 //! | `mcp_call_failed` | `initialize` or `tools/list` fails for another reason |
 

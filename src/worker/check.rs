@@ -147,27 +147,23 @@ pub async fn run(
                     fix: "The person connects again.".into(),
                 }),
                 Some(c) => {
-                    let t = tokens::open_tokens(s, id, actor, &c.tokens_sealed)?;
-                    if t.expires_at.is_some_and(|e| e <= now()) {
-                        findings.push(Finding {
-                            code: "token_expired",
-                            message: "The stored access token has expired; the access-token route refreshes it on the next call.".into(),
-                            fix: "Call POST …/access-token for this person, then check again.".into(),
-                        });
-                    } else {
-                        let token_resource = config
-                            .auth
-                            .as_ref()
-                            .and_then(|a| a.token_client())
-                            .and_then(|tc| tc.resource);
-                        tools = call_tools(
-                            &transport,
-                            &config.endpoint,
-                            &t.access_token,
-                            token_resource.as_deref(),
-                            &mut findings,
-                        )
-                        .await;
+                    let token_resource = config
+                        .auth
+                        .as_ref()
+                        .and_then(|a| a.token_client())
+                        .and_then(|tc| tc.resource);
+                    match person_token(db, s, id, actor, &c, &config).await? {
+                        Ok(token) => {
+                            tools = call_tools(
+                                &transport,
+                                &config.endpoint,
+                                &token,
+                                token_resource.as_deref(),
+                                &mut findings,
+                            )
+                            .await;
+                        }
+                        Err(f) => findings.push(f),
                     }
                 }
             }
@@ -179,6 +175,75 @@ pub async fn run(
         answer["tools"] = json!(n);
     }
     Ok(json_response(&answer, 200))
+}
+
+/// The person's access token, refreshed first when it has expired (the access-token route's
+/// own lifecycle: one refresh at a time); a refusal becomes a finding.
+async fn person_token(
+    db: &D1Database,
+    s: &Settings,
+    id: &str,
+    actor: &str,
+    conn: &store::ConnectionRow,
+    config: &crate::config::ServerConfig,
+) -> ApiResult<Result<crate::secret::Secret, Finding>> {
+    let t = tokens::open_tokens(s, id, actor, &conn.tokens_sealed)?;
+    if t.expires_at.is_none_or(|e| now() + s.refresh_leeway < e) {
+        return Ok(Ok(t.access_token));
+    }
+    let Some(tc) = config.auth.as_ref().and_then(|a| a.token_client()) else {
+        return Ok(Ok(t.access_token));
+    };
+    let resource = tc
+        .resource
+        .clone()
+        .unwrap_or_else(|| config.endpoint.clone());
+    match tokens::user_token(db, s, id, actor, &tc, &resource).await {
+        Ok(mut resp) => {
+            let body: Value = serde_json::from_str(&resp.text().await?).unwrap_or(Value::Null);
+            Ok(body["access_token"]
+                .as_str()
+                .map(crate::secret::Secret::new)
+                .ok_or_else(|| Finding {
+                    code: "token_refresh_failed",
+                    message: "The refreshed token could not be read.".into(),
+                    fix: "Check the Worker's log.".into(),
+                }))
+        }
+        Err(e) => {
+            let code = e
+                .errors
+                .first()
+                .and_then(|x| x["code"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let message = e
+                .errors
+                .first()
+                .and_then(|x| x["message"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            Ok(Err(if code == "connection_expired" {
+                Finding {
+                    code: "connection_expired",
+                    message: format!(
+                        "{actor:?}'s connection expired: the provider refused its refresh token."
+                    ),
+                    fix: "The person connects again.".into(),
+                }
+            } else {
+                Finding {
+                    code: "token_refresh_failed",
+                    message: format!(
+                        "The access token expired and refreshing it failed: {message}"
+                    ),
+                    fix:
+                        "Run the check again; if it persists, check the provider's token endpoint."
+                            .into(),
+                }
+            }))
+        }
+    }
 }
 
 fn push_new(findings: &mut Vec<Finding>, f: Finding) {

@@ -155,7 +155,7 @@ fn connection_expired() -> ApiError {
     ApiError::new(409, "connection_expired", "The connection expired (the provider refused the refresh token): the actor must connect again.")
 }
 
-async fn user_token(
+pub async fn user_token(
     db: &D1Database,
     s: &Settings,
     server_id: &str,

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { CONFIDENTIAL, PUBLIC, code, createServer, registerClient, startStack, ticketFor } from "./scenario.mjs";
 import { ADMIN_KEY } from "./harness.mjs";
-import { connectPerson } from "./platform.mjs";
+import { connectPerson, expireAccessToken, storedTokens } from "./platform.mjs";
 
 let s, w;
 const AGENT = "agent-check";
@@ -41,6 +41,25 @@ test("a healthy server with a connected person: ok, and tools/list works with th
   const connected = await check(server.id, { actor_id: "alice" });
   assert.deepEqual(connected.findings, []);
   assert.equal(connected.tools, 2);
+});
+
+test("with actor_id an expired access token is refreshed first; a refused refresh token is connection_expired", async () => {
+  const server = await createServer(w, "refreshing", { endpoint: s.mcp.endpoint, auth: { type: CONFIDENTIAL } }, [AGENT]);
+  await connectPerson(w, await ticketFor(w, "ray", [AGENT]), AGENT, server.id);
+  const expire = () => expireAccessToken(w, server.id, "ray");
+  const version = async () => (await w.db.prepare("SELECT version FROM connections WHERE server_id = ?1").bind(server.id).first()).version;
+  await expire();
+  const v1 = await version();
+  const refreshed = await check(server.id, { actor_id: "ray" });
+  assert.deepEqual(refreshed.findings, []);
+  assert.equal(refreshed.tools, 2);
+  assert.equal(await version(), v1 + 1, "the provider was asked for a new token");
+
+  const tokens = await storedTokens(w, server.id, "ray");
+  await (await s.as.provider.RefreshToken.find(tokens.refresh_token)).destroy();
+  await expire();
+  const gone = await check(server.id, { actor_id: "ray" });
+  assert.deepEqual(codes(gone), ["connection_expired"]);
 });
 
 test("auth_mode_mismatch: a token config for a server that wants OAuth (create warns too)", async () => {

@@ -2,7 +2,7 @@
 // Worker sealed in D1 (with the test SEAL_KEY, independently of the Worker's code), using a
 // refresh token at the provider directly, a person's whole consent, and a webhook receiver.
 import assert from "node:assert/strict";
-import { createDecipheriv } from "node:crypto";
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { closeServer } from "../peers/auth-server.mjs";
 import { DEV_BINDINGS } from "./harness.mjs";
@@ -17,6 +17,26 @@ export function unseal(sealed, aad) {
   d.setAAD(Buffer.from(aad));
   d.setAuthTag(raw.subarray(raw.length - 16));
   return Buffer.concat([d.update(raw.subarray(12, raw.length - 16)), d.final()]).toString("utf8");
+}
+
+/** Seals a value the way the Worker does (for a test that edits a stored token set). */
+export function seal(plain, aad) {
+  const key = Buffer.from(DEV_BINDINGS.SEAL_KEY, "base64");
+  const nonce = randomBytes(12);
+  const c = createCipheriv("aes-256-gcm", key, nonce);
+  c.setAAD(Buffer.from(aad));
+  const body = Buffer.concat([c.update(Buffer.from(plain, "utf8")), c.final(), c.getAuthTag()]);
+  return `v1.${Buffer.concat([nonce, body]).toString("base64url")}`;
+}
+
+/** Makes a connection's access token expired (in its sealed token set, as time would). */
+export async function expireAccessToken(w, serverId, actor) {
+  const tokens = await storedTokens(w, serverId, actor);
+  const sealed = seal(JSON.stringify({ ...tokens, expires_at: 1 }), `connection:${serverId}:${actor}:tokens`);
+  await w.db
+    .prepare("UPDATE connections SET tokens_sealed = ?1, expires_at = 1 WHERE server_id = ?2 AND actor_id = ?3")
+    .bind(sealed, serverId, actor)
+    .run();
 }
 
 /** The stored config of a server, secrets included. */
