@@ -17,7 +17,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable
 STAMP := build/.stamp
 
 .PHONY: all dev test pkg bench worker tools tools-rust tools-worker tools-node tools-browser \
-	test-worker dev-page \
+	test-worker dev-page dev-reset \
 	test-rust test-wasm test-pkg test-browser fmt lint clean fuzz-long
 
 all: test
@@ -118,6 +118,13 @@ test-worker:
 # the demo frontend on http://127.0.0.1:8790 (its own origin).
 dev: tools-rust tools-worker tools-node pkg worker
 	$(NODE22) tests/dev/stack.mjs
+
+# Forget the local D1 of `make dev` (servers, connections, events, idempotency keys). The demo
+# provider forgets its registered clients when it restarts, so servers saved in an earlier run
+# carry dead clients: reset, then `make dev` applies the migrations to a fresh database.
+dev-reset:
+	rm -rf .wrangler/state/v3/d1
+	@echo "The local D1 is cleared; make dev creates and migrates it again."
 
 # The discovery page of the npm package (npm package in the browser) on http://127.0.0.1:8788.
 dev-page: tools-rust tools-node pkg

@@ -16,19 +16,26 @@
 //! | [`registration`] | dynamic client registration (RFC 7591) |
 //! | [`token`] | token requests and responses |
 //! | [`config`] | the server-config contract: validation and hydration |
+//! | [`diagnose`] | diagnostics of a stored server: findings with a code, a message and a fix |
+//! | [`merge_patch`] | server updates as JSON merge patches (RFC 7396) and when they void connections |
+//! | [`revocation`] | token revocation (RFC 7009) |
+//! | [`webhook`] | signed event webhooks: signature, delivery request, backoff |
 
 pub mod auth_mode;
 pub mod authorize;
 pub mod challenge;
 pub mod config;
 pub mod consent;
+pub mod diagnose;
 pub mod discovery;
 pub mod error;
+pub mod merge_patch;
 pub mod metadata;
 pub mod pkce;
 pub mod provision;
 pub mod recommend;
 pub mod registration;
+pub mod revocation;
 pub mod seal;
 pub mod secret;
 pub mod target;
@@ -36,6 +43,7 @@ pub mod ticket;
 pub mod token;
 pub mod transport;
 pub mod warning;
+pub mod webhook;
 
 #[cfg(all(target_arch = "wasm32", not(feature = "worker")))]
 mod wasm;

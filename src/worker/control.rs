@@ -4,18 +4,20 @@
 use serde_json::{json, Value};
 use worker::{D1Database, Method, Request};
 
+use super::events::{self, Kind};
 use super::http::{
     bearer, json_body, json_response, no_content, secrets_equal, ApiError, ApiResult,
 };
+use super::idempotency::{self, Begin};
 use super::store::{self, ServerRow};
-use super::{not_found, now, rfc3339, tokens, Settings};
-use crate::config::{validate_server_config, ServerConfig, ServerConfigBody};
+use super::{connections, not_found, now, rfc3339, tokens, Settings};
+use crate::config::{validate_server_config, AuthConfig, ServerConfig, ServerConfigBody};
 use crate::discovery::{discover, DiscoverOptions};
 use crate::error::{Error, ErrorCode};
 use crate::provision::{provision, Provider, ProvisionError, ProvisionOptions, Provisioned};
 use crate::registration::RegistrationFailure;
-use crate::seal;
 use crate::ticket::{self, is_valid_platform_id, is_valid_server_id, TicketClaims};
+use crate::{merge_patch, seal};
 
 pub fn authenticate(req: &Request, s: &Settings) -> ApiResult<()> {
     match bearer(req) {
@@ -37,7 +39,14 @@ pub async fn route(
 ) -> ApiResult {
     match (m, segs) {
         (Method::Post, ["mcp-servers", "discover"]) => discover_route(req, s).await,
-        (Method::Post, ["mcp-servers"]) => create(req, db, s).await,
+        (Method::Post, ["mcp-servers"]) => {
+            match idempotency::begin(req, db, s, "servers.create").await? {
+                Begin::Replay(answer) => Ok(answer),
+                Begin::Run(claim) => {
+                    idempotency::finish(db, s, claim, create(req, db, s).await).await
+                }
+            }
+        }
         (Method::Get, ["mcp-servers"]) => list(req, db).await,
         (Method::Get, ["mcp-servers", id]) => {
             Ok(json_response(&server_json(&load(db, id).await?), 200))
@@ -45,7 +54,10 @@ pub async fn route(
         (Method::Patch, ["mcp-servers", id]) => update(req, db, s, id).await,
         (Method::Delete, ["mcp-servers", id]) => {
             check_id(id, "id")?;
+            // Connections are revoked at the provider while the server's client is known.
+            connections::end_all_of_server(db, s, id, "server_deleted").await?;
             if store::delete_server(db, id).await? {
+                events::record(db, s, Kind::ServerDeleted, json!({ "server_id": id })).await;
                 Ok(no_content())
             } else {
                 Err(ApiError::not_found("server"))
@@ -61,6 +73,7 @@ pub async fn route(
             check_platform_id(agent, "agent_id")?;
             check_id(id, "id")?;
             store::detach(db, agent, id).await?;
+            connections::drop_pending_of_agent(db, s, agent, id).await?;
             Ok(no_content())
         }
         (Method::Get, ["agents", agent, "mcp-servers"]) => {
@@ -75,7 +88,14 @@ pub async fn route(
         (Method::Post, ["agents", agent, "mcp-servers", id, "access-token"]) => {
             tokens::access_token(req, db, s, agent, id).await
         }
-        (Method::Post, ["session-tickets"]) => session_ticket(req, s).await,
+        (Method::Post, ["session-tickets"]) => {
+            match idempotency::begin(req, db, s, "session-tickets.create").await? {
+                Begin::Replay(answer) => Ok(answer),
+                Begin::Run(claim) => {
+                    idempotency::finish(db, s, claim, session_ticket(req, s).await).await
+                }
+            }
+        }
         _ => Err(not_found()),
     }
 }
@@ -290,8 +310,34 @@ async fn create(req: &mut Request, db: &D1Database, s: &Settings) -> ApiResult {
     let id = new_id()?;
     let row = row_for(&id, &p.body, &p.provider, s, &rfc3339(now()))?;
     store::insert_server(db, &row).await?;
+    events::record(
+        db,
+        s,
+        Kind::ServerCreated,
+        json!({ "server_id": id, "name": row.name }),
+    )
+    .await;
+    // Where the config contradicts discovery: warnings, not errors (the operator may know better).
+    let discovery = match (&p.discovery, &p.body.config.auth) {
+        (Some(d), _) => Some(d.clone()),
+        // Token servers are not discovered to be provisioned; for the warnings they are.
+        (None, Some(AuthConfig::Token(_))) => {
+            let options = DiscoverOptions {
+                policy: s.policy(),
+                ..Default::default()
+            };
+            discover(&p.body.config.endpoint, &s.transport(), &options)
+                .await
+                .ok()
+        }
+        (None, _) => None,
+    };
+    let warnings: Vec<crate::diagnose::Finding> = discovery
+        .as_ref()
+        .map(|d| crate::diagnose::compare(&p.body.config, None, d))
+        .unwrap_or_default();
     Ok(json_response(
-        &json!({ "server": server_json(&row), "discovery_result": p.discovery }),
+        &json!({ "server": server_json(&row), "discovery_result": p.discovery, "warnings": warnings }),
         201,
     ))
 }
@@ -334,47 +380,61 @@ async fn list(req: &Request, db: &D1Database) -> ApiResult {
     ))
 }
 
+/// `PATCH /ai/mcp-servers/{id}`: a JSON merge patch (RFC 7396) of `{name, config}` on the
+/// stored body, secrets included (`crate::merge_patch`). A patch touching `config` provisions
+/// the merged config again; connections are dropped only when the endpoint, the issuer or the
+/// client changed, and the answer says so (`connections_dropped`).
 async fn update(req: &mut Request, db: &D1Database, s: &Settings, id: &str) -> ApiResult {
     let row = load(db, id).await?;
-    let body = json_body(req).await?;
-    let obj = body.as_object().cloned().unwrap_or_default();
-    let unknown: Vec<&String> = obj
+    let mut patch = json_body(req).await?;
+    let obj = patch.as_object().cloned().unwrap_or_default();
+    if let Some(k) = obj
         .keys()
-        .filter(|k| !matches!(k.as_str(), "name" | "config"))
-        .collect();
-    if let Some(k) = unknown.first() {
+        .find(|k| !matches!(k.as_str(), "name" | "config"))
+    {
         return Err(ApiError::at(
             400,
             "unknown_field",
-            format!("{k} is not a field of a server update: send name and/or config."),
+            format!("{k} is not a field of a server update: send name and/or config (a JSON merge patch)."),
             k,
         ));
     }
-    let name = obj
-        .get("name")
-        .cloned()
-        .unwrap_or(Value::String(row.name.clone()));
-    let new_row = match obj.get("config") {
-        Some(config) => {
-            let p = run_provision(&json!({ "name": name, "config": config }), s).await?;
-            row_for(id, &p.body, &p.provider, s, &row.created_at)?
-        }
-        None => {
-            // A rename: the stored config stays; the name is checked by the same contract.
-            let config = open_config(&row, s)?;
-            let checked = validate_server_config(
-                &json!({ "name": name, "config": to_value(&config) }),
-                s.policy(),
-            )
-            .map_err(|e| ApiError::invalid(&e))?;
-            let mut r = row.clone();
-            r.name = checked.name;
-            r.updated_at = rfc3339(now());
-            r
-        }
+    merge_patch::strip_read_only(&mut patch);
+    let old_config = open_config(&row, s)?;
+    let old_provider: Provider = serde_json::from_str(&row.provider).unwrap_or_default();
+    let mut merged = json!({ "name": row.name, "config": to_value(&old_config) });
+    merge_patch::replace_auth_on_type_change(&mut merged, &patch);
+    merge_patch::apply(&mut merged, &patch);
+    merge_patch::forget_discovered(&mut merged, &patch, &old_config.endpoint);
+    let (new_row, dropped) = if obj.contains_key("config") {
+        let p = run_provision(&merged, s).await?;
+        let dropped = merge_patch::drops_connections(
+            &old_config,
+            old_provider.issuer.as_deref(),
+            &p.body.config,
+            p.provider.issuer.as_deref(),
+        );
+        (
+            row_for(id, &p.body, &p.provider, s, &row.created_at)?,
+            dropped,
+        )
+    } else {
+        // A rename: the stored config stays; the name is checked by the same contract.
+        let checked =
+            validate_server_config(&merged, s.policy()).map_err(|e| ApiError::invalid(&e))?;
+        let mut r = row.clone();
+        r.name = checked.name;
+        r.updated_at = rfc3339(now());
+        (r, false)
     };
-    store::update_server(db, &new_row, obj.contains_key("config")).await?;
-    Ok(json_response(&server_json(&new_row), 200))
+    if dropped {
+        // Revoked with the old client, before the config changes.
+        connections::end_all_of_server(db, s, id, "server_config_changed").await?;
+    }
+    store::update_server(db, &new_row, dropped).await?;
+    let mut answer = server_json(&new_row);
+    answer["connections_dropped"] = json!(dropped);
+    Ok(json_response(&answer, 200))
 }
 
 async fn session_ticket(req: &mut Request, s: &Settings) -> ApiResult {

@@ -371,10 +371,18 @@ pub async fn callback(req: &Request, db: &D1Database, s: &Settings) -> ApiResult
         // Another browser: the flow is over for everyone (its state is consumed) and this
         // page notifies no one.
         record(db, &pending.flow_id, Some(&e)).await;
+        super::connections::failed(db, s, &pending.server_id, &pending.actor_id, e.code()).await;
         return plain_error(e.code(), e.message());
     }
     let (name, result) = complete(&params, &pending, db, s).await;
     record(db, &pending.flow_id, result.as_ref().err()).await;
+    // Events: connection.connected / connection.failed (with the page's error code).
+    match &result {
+        Ok(()) => super::connections::connected(db, s, &pending.server_id, &pending.actor_id).await,
+        Err(e) => {
+            super::connections::failed(db, s, &pending.server_id, &pending.actor_id, e.code()).await
+        }
+    }
     let outcome = FlowOutcome {
         flow_id: pending.flow_id.clone(),
         server_id: pending.server_id.clone(),

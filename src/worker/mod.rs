@@ -5,15 +5,19 @@
 //! (provision, discovery, registration, token, consent, ticket, seal) and D1 statements. Built
 //! only for wasm32 with the `worker` feature, by worker-build.
 
+mod check;
+mod connections;
 mod control;
+mod events;
 mod fetch;
 mod flows;
 mod http;
+mod idempotency;
 mod runtime;
 mod store;
 mod tokens;
 
-use worker::{event, Context, Env, Method, Request, Response};
+use worker::{event, Context, Env, MessageBatch, Method, Request, Response};
 
 use crate::seal::SealKey;
 use crate::target::TargetPolicy;
@@ -36,11 +40,23 @@ pub struct Settings {
     /// A token counts as expired this long before its `expires_at` (`REFRESH_LEEWAY_SECONDS`,
     /// default 30).
     pub refresh_leeway: u64,
+    /// `WEBHOOK_URL` and `WEBHOOK_SECRET`: where events are POSTed, signed (events.rs).
+    pub webhook: Option<Webhook>,
+    /// The queue the webhook deliveries go through (binding `WEBHOOK_QUEUE`).
+    pub webhook_queue: Option<worker::Queue>,
+    /// `WEBHOOK_RETRY_BASE_SECONDS` (default 30): the first retry's delay, doubled per try.
+    pub webhook_retry_base: u32,
     /// `connect` calls allowed per actor and minute (`CONNECT_RATE_PER_MINUTE`, default 20).
     pub connect_per_minute: u64,
     /// Runtime `discover` calls allowed per actor and minute (`DISCOVER_RATE_PER_MINUTE`,
     /// default 10).
     pub discover_per_minute: u64,
+}
+
+/// The webhook's target and signing key.
+pub struct Webhook {
+    pub url: String,
+    pub key: crate::webhook::WebhookKey,
 }
 
 impl Settings {
@@ -102,6 +118,29 @@ impl Settings {
                 "REFRESH_LEEWAY_SECONDS must be a whole number of seconds".to_owned()
             })?,
         };
+        let webhook = match (
+            read("WEBHOOK_URL").filter(|v| !v.trim().is_empty()),
+            read("WEBHOOK_SECRET"),
+        ) {
+            (None, _) => None,
+            (Some(url), secret) => {
+                let key = secret
+                    .map(crate::secret::Secret::new)
+                    .and_then(|s| crate::webhook::WebhookKey::new(&s))
+                    .ok_or("WEBHOOK_URL is set without WEBHOOK_SECRET: set both (or neither)")?;
+                let url = url.trim().to_owned();
+                if policy.check_str(&url).is_err() {
+                    return Err("WEBHOOK_URL must be an https URL the Worker may reach".into());
+                }
+                Some(Webhook { url, key })
+            }
+        };
+        let webhook_retry_base = match read("WEBHOOK_RETRY_BASE_SECONDS") {
+            None => 30,
+            Some(v) => v.trim().parse().map_err(|_| {
+                "WEBHOOK_RETRY_BASE_SECONDS must be a whole number of seconds".to_owned()
+            })?,
+        };
         let per_minute = |name: &str, default: u64| -> Result<u64, String> {
             match read(name) {
                 None => Ok(default),
@@ -121,6 +160,9 @@ impl Settings {
             allow_private,
             allowed_origins,
             refresh_leeway,
+            webhook,
+            webhook_queue: env.queue(events::QUEUE_BINDING).ok(),
+            webhook_retry_base,
             connect_per_minute,
             discover_per_minute,
         })
@@ -168,14 +210,56 @@ pub fn rfc3339(secs: u64) -> String {
     }
 }
 
+/// A fresh request id (`x-request-id` on every answer, and in the request's log line).
+fn request_id() -> String {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    format!(
+        "req-{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let id = request_id();
+    let (method, path) = (req.method(), req.path());
+    let mut resp = handle(req, env, &id).await?;
+    let headers = resp.headers_mut();
+    let _ = headers.set("x-request-id", &id);
+    if headers.has("access-control-allow-origin").unwrap_or(false) {
+        // Browsers may read the id too (to quote it in a support request).
+        let _ = headers.set("access-control-expose-headers", "x-request-id");
+    }
+    worker::console_log!("{id} {method} {path} {}", resp.status_code());
+    Ok(resp)
+}
+
+/// The queue consumer: webhook deliveries of events (events.rs).
+#[event(queue)]
+async fn queue(
+    batch: MessageBatch<events::Delivery>,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<()> {
+    let settings = match Settings::from_env(&env) {
+        Ok(s) => s,
+        Err(problem) => {
+            worker::console_error!("configuration: {problem}; webhook deliveries retried later");
+            batch.retry_all();
+            return Ok(());
+        }
+    };
+    events::deliver_batch(batch, &env.d1("DB")?, &settings).await
+}
+
+async fn handle(req: Request, env: Env, request_id: &str) -> worker::Result<Response> {
     let settings = match Settings::from_env(&env) {
         Ok(s) => s,
         Err(problem) => {
             // The detail is for the operator (the log); callers learn only that the Worker
             // is misconfigured. Nothing in it is a secret's value.
-            worker::console_error!("configuration: {problem}");
+            worker::console_error!("{request_id} configuration: {problem}");
             return ApiError::new(
                 500,
                 "misconfigured",
@@ -233,7 +317,23 @@ async fn route(mut req: Request, env: &Env, s: &Settings) -> ApiResult {
                     flows::connect(&mut req, &db()?, s, &claims, agent, id).await
                 }
                 (Method::Post, [id, "disconnect"]) => {
-                    runtime::disconnect(&db()?, &claims, agent, id).await
+                    runtime::disconnect(&db()?, s, &claims, agent, id).await
+                }
+                _ => Err(not_found()),
+            }
+        }
+        (m, ["ai", rest @ ..]) if platform_route(&m, rest) => {
+            control::authenticate(&req, s)?;
+            let db = db()?;
+            match (m, rest) {
+                (Method::Get, ["connections"]) => connections::list(&req, &db, s).await,
+                (Method::Delete, ["connections"]) => {
+                    connections::delete_of_actor(&req, &db, s).await
+                }
+                (Method::Delete, ["connections", id]) => connections::delete_one(&db, s, id).await,
+                (Method::Get, ["events"]) => events::list(&req, &db).await,
+                (Method::Post, ["agents", agent, "mcp-servers", id, "check"]) => {
+                    check::run(&mut req, &db, s, agent, id).await
                 }
                 _ => Err(not_found()),
             }
@@ -265,6 +365,14 @@ fn decode_segments(path: &str) -> ApiResult<Vec<String>> {
                 })
         })
         .collect()
+}
+
+/// The control-plane routes of the platform features (connections, events, check).
+fn platform_route(m: &Method, rest: &[&str]) -> bool {
+    matches!(
+        (m, rest),
+        (_, ["connections", ..]) | (_, ["events"]) | (_, ["agents", _, "mcp-servers", _, "check"])
+    )
 }
 
 pub fn not_found() -> ApiError {

@@ -6,29 +6,27 @@ use serde_json::{json, Value};
 use worker::{D1Database, Request};
 
 use super::control::{check_id, require_attached};
-use super::http::{bearer, json_response, no_content, ApiError, ApiResult};
+use super::http::{bearer, json_response, no_content, ApiResult};
 use super::store;
 use super::{now, rfc3339, Settings};
 use crate::ticket;
 
-/// The ticket's claims after checking it (any agent scope).
+/// The ticket's claims after checking it (any agent scope). A refusal is 401
+/// `invalid_ticket` with its `reason` (check.rs).
 pub fn authenticate_ticket(req: &Request, s: &Settings) -> ApiResult<ticket::TicketClaims> {
-    let invalid = || {
-        ApiError::new(401, "invalid_ticket", "Send Authorization: Bearer <session ticket>; get a fresh ticket from POST /ai/session-tickets.")
-    };
-    let token = bearer(req).ok_or_else(invalid)?;
-    ticket::verify(&s.ticket_key, &token, now()).map_err(|_| invalid())
+    let token = bearer(req).ok_or_else(|| super::check::invalid_ticket("missing"))?;
+    if super::http::secrets_equal(&token, &s.admin_key) {
+        return Err(super::check::invalid_ticket("admin_key_sent"));
+    }
+    ticket::verify(&s.ticket_key, &token, now())
+        .map_err(|e| super::check::invalid_ticket(super::check::ticket_reason(&e)))
 }
 
 /// The ticket's claims, after checking it and that it covers `agent`.
 pub fn authenticate(req: &Request, s: &Settings, agent: &str) -> ApiResult<ticket::TicketClaims> {
     let claims = authenticate_ticket(req, s)?;
     if !claims.allows_agent(agent) {
-        return Err(ApiError::new(
-            403,
-            "agent_not_in_scope",
-            "The session ticket does not cover this agent.",
-        ));
+        return Err(super::check::agent_not_in_scope(&claims, agent));
     }
     Ok(claims)
 }
@@ -57,6 +55,10 @@ pub async fn list(db: &D1Database, claims: &ticket::TicketClaims, agent: &str) -
                 "requires_user_connection": needs_user,
                 "connection_status": status,
                 "connected_at": conn.filter(|_| needs_user).map(|c| c.connected_at.clone()),
+                // The current access token's expiry, not the connection's (it is refreshed on
+                // demand): `token_expires_at`; `expires_at` is the same value, kept for
+                // existing clients.
+                "token_expires_at": conn.filter(|_| needs_user).and_then(|c| c.expires_at).map(|e| rfc3339(e as u64)),
                 "expires_at": conn.filter(|_| needs_user).and_then(|c| c.expires_at).map(|e| rfc3339(e as u64)),
             })
         })
@@ -66,12 +68,14 @@ pub async fn list(db: &D1Database, claims: &ticket::TicketClaims, agent: &str) -
 
 pub async fn disconnect(
     db: &D1Database,
+    s: &Settings,
     claims: &ticket::TicketClaims,
     agent: &str,
     id: &str,
 ) -> ApiResult {
     check_id(id, "id")?;
     require_attached(db, agent, id).await?;
-    store::delete_connection(db, id, &claims.actor_id).await?;
+    // Revokes at the provider first (RFC 7009), then deletes whatever it said.
+    super::connections::disconnect(db, s, id, &claims.actor_id).await?;
     Ok(no_content())
 }

@@ -10,7 +10,7 @@ use worker::{D1Database, Delay, Request};
 use super::control::{check_platform_id, load, open_config, require_attached};
 use super::http::{json_body, json_response, ApiError, ApiResult};
 use super::store::{self, ConnectionRow};
-use super::{now, rfc3339, Settings};
+use super::{connections, now, rfc3339, Settings};
 use crate::config::{AuthConfig, TokenClient};
 use crate::seal;
 use crate::token::{
@@ -42,7 +42,12 @@ pub fn seal_tokens(
     .map_err(|_| ApiError::new(500, "internal_error", "The tokens could not be sealed."))
 }
 
-fn open_tokens(s: &Settings, server_id: &str, actor_id: &str, sealed: &str) -> ApiResult<TokenSet> {
+pub fn open_tokens(
+    s: &Settings,
+    server_id: &str,
+    actor_id: &str,
+    sealed: &str,
+) -> ApiResult<TokenSet> {
     seal::open(
         &s.seal_key,
         sealed,
@@ -150,7 +155,7 @@ fn connection_expired() -> ApiError {
     ApiError::new(409, "connection_expired", "The connection expired (the provider refused the refresh token): the actor must connect again.")
 }
 
-async fn user_token(
+pub async fn user_token(
     db: &D1Database,
     s: &Settings,
     server_id: &str,
@@ -172,6 +177,7 @@ async fn user_token(
         }
         let Some(refresh_token) = tokens.refresh_token.clone() else {
             store::mark_expired(db, &conn).await?;
+            connections::refresh_failed(db, s, server_id, actor, true, "no_refresh_token").await;
             return Err(connection_expired());
         };
         if store::lease_refresh(db, &conn, t, t + LEASE_SECS).await? {
@@ -210,6 +216,15 @@ async fn refresh(
         Ok(r) => r,
         Err(e) => {
             store::release_lease(db, conn).await?;
+            connections::refresh_failed(
+                db,
+                s,
+                &conn.server_id,
+                &conn.actor_id,
+                false,
+                "token_endpoint_unreachable",
+            )
+            .await;
             return Err(upstream(&e.message));
         }
     };
@@ -217,6 +232,7 @@ async fn refresh(
         Ok(t) => {
             let sealed = seal_tokens(s, &conn.server_id, &conn.actor_id, &t)?;
             if store::finish_refresh(db, conn, &sealed, t.expires_at).await? {
+                connections::refreshed(db, &conn.server_id, &conn.actor_id).await;
                 Ok(json_response(&token_json(&t), 200))
             } else {
                 Err(ApiError::new(409, "connection_changed", "The connection changed during the refresh (disconnected or reconnected): retry."))
@@ -224,10 +240,27 @@ async fn refresh(
         }
         Err(f) if f.is_invalid_grant() => {
             store::mark_expired(db, conn).await?;
+            connections::refresh_failed(
+                db,
+                s,
+                &conn.server_id,
+                &conn.actor_id,
+                true,
+                "invalid_grant",
+            )
+            .await;
             Err(connection_expired())
         }
         Err(f) => {
             store::release_lease(db, conn).await?;
+            // The provider's OAuth error when it is a plain code, else the failure's own code.
+            let reason = f
+                .error()
+                .filter(|e| e.len() <= 64 && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+                .unwrap_or(f.code().as_str())
+                .to_owned();
+            connections::refresh_failed(db, s, &conn.server_id, &conn.actor_id, false, &reason)
+                .await;
             Err(upstream(&f.to_string()))
         }
     }

@@ -45,6 +45,10 @@ export async function startWorker({ bindings = {}, log = false } = {}) {
     ],
     compatibilityDate: "2026-07-30",
     d1Databases: { DB: "mcp-authlink-test" },
+    // The webhook queue, produced and consumed by the Worker as in wrangler.toml (batches
+    // flushed after 1 s instead of 5, retries as configured there).
+    queueProducers: { WEBHOOK_QUEUE: "mcp-authlink-webhooks" },
+    queueConsumers: { "mcp-authlink-webhooks": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 8 } },
     bindings: { ...DEV_BINDINGS, ...bindings },
     handleRuntimeStdio: (stdout, stderr) => {
       for (const s of [stdout, stderr]) {

@@ -146,7 +146,8 @@ test("refresh failing with a 500: 502 token_request_failed, still connected, the
   assert.match(r.json.errors[0].message, /answered 500 with the OAuth error server_error/);
   assert.equal(await status(w, ticket, AGENT, server.id), "connected");
   const after = await connection("rita");
-  assert.deepEqual({ ...after, refresh_until: null }, before, "tokens and version unchanged");
+  assert.equal(after.last_error, "server_error", "the failure is recorded on the connection");
+  assert.deepEqual({ ...after, refresh_until: null, last_error: null }, before, "tokens and version unchanged");
   assert.equal(after.refresh_until, null, "the refresh lease is released");
 
   // An HTML page instead of JSON fails the same way (the timeout is covered by the code

@@ -1,0 +1,375 @@
+//! `POST /ai/agents/{agent}/mcp-servers/{id}/check {actor_id?}`: the troubleshooting an
+//! operator would do by hand, answered as `{ok, findings: [{code, message, fix}]}`. The rules
+//! and probes are `crate::diagnose`; this route sends the probes and collects the findings.
+//!
+//! 1. Discovery again, compared with the stored config (`diagnose::compare`), and the
+//!    endpoint probed unauthenticated for a redirect or 404 (`endpoint_moved`).
+//! 2. The registered client: the authorization request a connect would send (does the
+//!    provider know the client and the redirect URI?) and a token request with a made-up
+//!    code (`invalid_client` against `invalid_grant`).
+//! 3. With `actor_id`: the person's connection, and `initialize` + `tools/list` at the MCP
+//!    server with their access token; a 401/403 is explained by its challenge.
+
+use serde_json::{json, Value};
+use worker::{D1Database, Request};
+
+use super::control::{check_platform_id, load, open_config, require_attached};
+use super::http::{json_response, optional_json_body, ApiError, ApiResult};
+use super::store;
+use super::{now, tokens, Settings};
+use crate::config::AuthConfig;
+use crate::diagnose::{self, Finding};
+use crate::discovery::{discover, DiscoverOptions};
+use crate::provision::Provider;
+use crate::transport::Transport;
+
+pub async fn run(
+    req: &mut Request,
+    db: &D1Database,
+    s: &Settings,
+    agent: &str,
+    id: &str,
+) -> ApiResult {
+    check_platform_id(agent, "agent_id")?;
+    let body = optional_json_body(req).await?;
+    let actor = match body.get("actor_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(a)) => {
+            check_platform_id(a, "actor_id")?;
+            Some(a.clone())
+        }
+        Some(_) => {
+            return Err(ApiError::at(
+                400,
+                "invalid_type",
+                "actor_id must be a string.",
+                "actor_id",
+            ))
+        }
+    };
+    if let Some(k) = body
+        .as_object()
+        .and_then(|o| o.keys().find(|k| *k != "actor_id"))
+    {
+        return Err(ApiError::at(
+            400,
+            "unknown_field",
+            format!("{k} is not a field of a check: send {{}} or {{\"actor_id\": \"...\"}}."),
+            k,
+        ));
+    }
+    let row = load(db, id).await?;
+    require_attached(db, agent, id).await?;
+    let config = open_config(&row, s)?;
+    let provider: Provider = serde_json::from_str(&row.provider).unwrap_or_default();
+    let transport = s.transport();
+    let mut findings: Vec<Finding> = Vec::new();
+
+    // 1. The endpoint, and discovery against the config.
+    let probe = diagnose::mcp_request(&config.endpoint, None, None, diagnose::initialize_body());
+    match transport.send(probe).await {
+        Ok(resp) => findings.extend(diagnose::judge_moved(&resp, &config.endpoint)),
+        Err(e) => findings.push(Finding {
+            code: "endpoint_unreachable",
+            message: format!("{} does not answer: {}.", config.endpoint, e.message),
+            fix: "Check that the MCP server is up and that config.endpoint is its URL.".into(),
+        }),
+    }
+    let unreachable = findings.iter().any(|f| f.code == "endpoint_unreachable");
+    if !unreachable {
+        let options = DiscoverOptions {
+            policy: s.policy(),
+            allow_issuer_mismatch: config
+                .auth
+                .as_ref()
+                .is_some_and(AuthConfig::allow_issuer_mismatch),
+            ..Default::default()
+        };
+        if let Ok(d) = discover(&config.endpoint, &transport, &options).await {
+            findings.extend(diagnose::compare(&config, provider.issuer.as_deref(), &d));
+        }
+    }
+
+    // 2. The registered client.
+    let callback = s.callback_url();
+    let resource = config
+        .auth
+        .as_ref()
+        .and_then(|a| a.token_client())
+        .and_then(|tc| tc.resource)
+        .unwrap_or_else(|| config.endpoint.clone());
+    let mut client_unknown = false;
+    if let Some((auth_url, client_id, scopes)) = authorization_parts(config.auth.as_ref()) {
+        if let Some(req) =
+            diagnose::authorization_probe(&auth_url, &client_id, &callback, &scopes, &resource)
+        {
+            if let Ok(resp) = transport.send(req).await {
+                if let Some(f) = diagnose::judge_authorization(&resp, &callback) {
+                    client_unknown |= f.code == "client_unknown_at_provider";
+                    push_new(&mut findings, f);
+                }
+            }
+        }
+    }
+    if !client_unknown {
+        if let Some(tc) = config.auth.as_ref().and_then(|a| a.token_client()) {
+            if let (Some(token_url), Some(client)) = (tc.token_url.as_deref(), tc.client.as_ref()) {
+                if let Some(req) = diagnose::token_probe(token_url, client, &callback, &resource) {
+                    if let Ok(resp) = transport.send(req).await {
+                        if let Some(f) = diagnose::judge_token(&resp) {
+                            push_new(&mut findings, f);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // 3. The person's connection, used as the agent would.
+    let mut tools = None;
+    if let Some(actor) = actor.as_deref() {
+        let needs_user = config
+            .auth
+            .as_ref()
+            .is_some_and(|a| a.mode().is_authorization_code());
+        if needs_user {
+            match store::get_connection(db, id, actor).await? {
+                None => findings.push(Finding {
+                    code: "not_connected",
+                    message: format!("{actor:?} has not connected this server."),
+                    fix: "The person connects from the frontend (runtime plane: connect).".into(),
+                }),
+                Some(c) if c.status == "expired" => findings.push(Finding {
+                    code: "connection_expired",
+                    message: format!(
+                        "{actor:?}'s connection expired: the provider refused its refresh token."
+                    ),
+                    fix: "The person connects again.".into(),
+                }),
+                Some(c) => {
+                    let token_resource = config
+                        .auth
+                        .as_ref()
+                        .and_then(|a| a.token_client())
+                        .and_then(|tc| tc.resource);
+                    match person_token(db, s, id, actor, &c, &config).await? {
+                        Ok(token) => {
+                            tools = call_tools(
+                                &transport,
+                                &config.endpoint,
+                                &token,
+                                token_resource.as_deref(),
+                                &mut findings,
+                            )
+                            .await;
+                        }
+                        Err(f) => findings.push(f),
+                    }
+                }
+            }
+        }
+    }
+
+    let mut answer = json!({ "ok": findings.is_empty(), "findings": findings });
+    if let Some(n) = tools {
+        answer["tools"] = json!(n);
+    }
+    Ok(json_response(&answer, 200))
+}
+
+/// The person's access token, refreshed first when it has expired (the access-token route's
+/// own lifecycle: one refresh at a time); a refusal becomes a finding.
+async fn person_token(
+    db: &D1Database,
+    s: &Settings,
+    id: &str,
+    actor: &str,
+    conn: &store::ConnectionRow,
+    config: &crate::config::ServerConfig,
+) -> ApiResult<Result<crate::secret::Secret, Finding>> {
+    let t = tokens::open_tokens(s, id, actor, &conn.tokens_sealed)?;
+    if t.expires_at.is_none_or(|e| now() + s.refresh_leeway < e) {
+        return Ok(Ok(t.access_token));
+    }
+    let Some(tc) = config.auth.as_ref().and_then(|a| a.token_client()) else {
+        return Ok(Ok(t.access_token));
+    };
+    let resource = tc
+        .resource
+        .clone()
+        .unwrap_or_else(|| config.endpoint.clone());
+    match tokens::user_token(db, s, id, actor, &tc, &resource).await {
+        Ok(mut resp) => {
+            let body: Value = serde_json::from_str(&resp.text().await?).unwrap_or(Value::Null);
+            Ok(body["access_token"]
+                .as_str()
+                .map(crate::secret::Secret::new)
+                .ok_or_else(|| Finding {
+                    code: "token_refresh_failed",
+                    message: "The refreshed token could not be read.".into(),
+                    fix: "Check the Worker's log.".into(),
+                }))
+        }
+        Err(e) => {
+            let code = e
+                .errors
+                .first()
+                .and_then(|x| x["code"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let message = e
+                .errors
+                .first()
+                .and_then(|x| x["message"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            Ok(Err(if code == "connection_expired" {
+                Finding {
+                    code: "connection_expired",
+                    message: format!(
+                        "{actor:?}'s connection expired: the provider refused its refresh token."
+                    ),
+                    fix: "The person connects again.".into(),
+                }
+            } else {
+                Finding {
+                    code: "token_refresh_failed",
+                    message: format!(
+                        "The access token expired and refreshing it failed: {message}"
+                    ),
+                    fix:
+                        "Run the check again; if it persists, check the provider's token endpoint."
+                            .into(),
+                }
+            }))
+        }
+    }
+}
+
+fn push_new(findings: &mut Vec<Finding>, f: Finding) {
+    if !findings.iter().any(|x| x.code == f.code) {
+        findings.push(f);
+    }
+}
+
+fn authorization_parts(auth: Option<&AuthConfig>) -> Option<(String, String, Vec<String>)> {
+    match auth? {
+        AuthConfig::OauthAuthorizationCodePublicPkce(a) => {
+            Some((a.auth_url.clone()?, a.client_id.clone()?, a.scopes.clone()))
+        }
+        AuthConfig::OauthAuthorizationCodeConfidentialPkce(a) => {
+            Some((a.auth_url.clone()?, a.client_id.clone()?, a.scopes.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// `initialize`, `notifications/initialized` and `tools/list` with the person's token; the
+/// number of tools, or a finding.
+async fn call_tools(
+    transport: &dyn Transport,
+    endpoint: &str,
+    token: &crate::secret::Secret,
+    resource: Option<&str>,
+    findings: &mut Vec<Finding>,
+) -> Option<usize> {
+    let failed = |what: &str, detail: String| Finding {
+        code: "mcp_call_failed",
+        message: format!("{what} failed: {detail}."),
+        fix: "Check the MCP server's logs; the authorization itself was accepted.".into(),
+    };
+    let init = diagnose::mcp_request(endpoint, Some(token), None, diagnose::initialize_body());
+    let resp = match transport.send(init).await {
+        Ok(r) => r,
+        Err(e) => {
+            findings.push(failed("initialize", e.message));
+            return None;
+        }
+    };
+    if resp.status == 401 || resp.status == 403 {
+        findings.push(diagnose::explain_refusal(&resp, resource, endpoint));
+        return None;
+    }
+    if !resp.is_success() {
+        findings.push(failed("initialize", format!("HTTP {}", resp.status)));
+        return None;
+    }
+    let session = resp.header("mcp-session-id").map(str::to_owned);
+    let notify = diagnose::mcp_request(
+        endpoint,
+        Some(token),
+        session.as_deref(),
+        diagnose::initialized_body(),
+    );
+    let _ = transport.send(notify.max_body_bytes(0)).await;
+    let list = diagnose::mcp_request(
+        endpoint,
+        Some(token),
+        session.as_deref(),
+        diagnose::tools_list_body(),
+    );
+    match transport.send(list).await {
+        Ok(r) if r.status == 401 || r.status == 403 => {
+            findings.push(diagnose::explain_refusal(&r, resource, endpoint));
+            None
+        }
+        Ok(r) if r.is_success() => diagnose::tool_count(&r).or_else(|| {
+            findings.push(failed("tools/list", "the answer holds no tool list".into()));
+            None
+        }),
+        Ok(r) => {
+            findings.push(failed("tools/list", format!("HTTP {}", r.status)));
+            None
+        }
+        Err(e) => {
+            findings.push(failed("tools/list", e.message));
+            None
+        }
+    }
+}
+
+/// 401 `invalid_ticket` with the `reason`: `missing`, `malformed`, `bad_signature`,
+/// `expired`, or `admin_key_sent` (the control plane's key sent to the runtime plane).
+pub fn invalid_ticket(reason: &'static str) -> ApiError {
+    let why = match reason {
+        "missing" => "No session ticket was sent: send Authorization: Bearer <session ticket>, from POST /ai/session-tickets.",
+        "admin_key_sent" => "This is the ADMIN_API_KEY, not a session ticket: the backend gets a ticket from POST /ai/session-tickets and hands that to the frontend (never the admin key).",
+        "expired" => "The session ticket has expired: get a fresh one from POST /ai/session-tickets.",
+        "bad_signature" => "The session ticket's signature does not verify (altered, or signed with another TICKET_KEY): get a fresh one from POST /ai/session-tickets.",
+        _ => "The session ticket is malformed: send the ticket string exactly as POST /ai/session-tickets returned it.",
+    };
+    let mut e = ApiError::new(401, "invalid_ticket", why);
+    if let Some(first) = e.errors.first_mut() {
+        first["reason"] = json!(reason);
+    }
+    e
+}
+
+/// The `reason` of a refused ticket.
+pub fn ticket_reason(e: &crate::ticket::TicketError) -> &'static str {
+    use crate::ticket::TicketError;
+    match e {
+        TicketError::Malformed => "malformed",
+        TicketError::BadSignature => "bad_signature",
+        TicketError::Expired => "expired",
+        TicketError::KeyRotated => "key_rotated",
+    }
+}
+
+/// 403 `agent_not_in_scope`, naming the agent asked for and how many the ticket covers.
+pub fn agent_not_in_scope(claims: &crate::ticket::TicketClaims, agent: &str) -> ApiError {
+    let shown: String = agent.chars().take(255).collect();
+    let mut e = ApiError::new(
+        403,
+        "agent_not_in_scope",
+        format!(
+            "The session ticket does not cover this agent: it covers {} agent(s), not {shown:?}; issue a ticket whose agent_ids include it.",
+            claims.agent_ids.len()
+        ),
+    );
+    if let Some(first) = e.errors.first_mut() {
+        first["agent_id"] = json!(shown);
+        first["ticket_agent_count"] = json!(claims.agent_ids.len());
+    }
+    e
+}

@@ -1,0 +1,348 @@
+//! Connections as a resource of the control plane (`GET /ai/connections`,
+//! `DELETE /ai/connections/{id}`, `DELETE /ai/connections?actor_id=`), and the one way a
+//! connection ends on request: revoke its refresh token at the provider (RFC 7009, when the
+//! authorization server has a `revocation_endpoint`), then delete it locally whatever the
+//! provider said, and record `connection.disconnected`. The runtime plane's `disconnect`
+//! uses the same path; `detach` drops the agent's pending consent flows.
+
+use serde_json::{json, Value};
+use worker::{D1Database, Request};
+
+use super::control::{check_id, check_platform_id, open_config};
+use super::events::{self, connection_data, unknown_parameter, Kind};
+use super::http::{json_response, no_content, ApiError, ApiResult};
+use super::store::platform::{self as pstore, ConnectionFilter, ConnectionListRow};
+use super::store::{self};
+use super::{rfc3339, tokens, Settings};
+use crate::revocation::{revoke, Revocation, TokenKind};
+use crate::seal;
+
+const MAX_LIMIT: u32 = 200;
+
+fn cursor_of(pos: u64) -> String {
+    format!("c{pos}")
+}
+
+fn parse_cursor(c: &str) -> Option<u64> {
+    c.strip_prefix('c')?.parse().ok()
+}
+
+/// A connection as the control plane shows it. `token_expires_at` is the current access
+/// token's expiry (minutes, typically), not the connection's: a connection lasts until its
+/// refresh token is refused (then `status: "expired"`) or it is deleted.
+fn connection_json(row: &ConnectionListRow, s: &Settings) -> Value {
+    let scopes: Vec<String> =
+        tokens::open_tokens(s, &row.server_id, &row.actor_id, &row.tokens_sealed)
+            .ok()
+            .and_then(|t| t.scope)
+            .map(|sc| sc.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default();
+    let mut v = json!({
+        "id": row.id,
+        "server_id": row.server_id,
+        "actor_id": row.actor_id,
+        "status": row.status,
+        "scopes": scopes,
+        "connected_at": row.connected_at,
+        "token_expires_at": row.expires_at.map(|e| rfc3339(e as u64)),
+    });
+    if let Some(e) = &row.last_error {
+        v["last_error"] = json!(e);
+    }
+    v
+}
+
+fn actor_filter(v: &str) -> ApiResult<String> {
+    check_platform_id(v, "actor_id")?;
+    Ok(v.to_owned())
+}
+
+fn server_filter(v: &str) -> ApiResult<String> {
+    check_id(v, "server_id")?;
+    Ok(v.to_owned())
+}
+
+/// `GET /ai/connections?actor_id=&server_id=&status=&limit=&cursor=`.
+pub async fn list(req: &Request, db: &D1Database, s: &Settings) -> ApiResult {
+    let url = req.url()?;
+    let mut filter = ConnectionFilter::default();
+    let mut limit = 50u32;
+    let mut after = 0u64;
+    for (k, v) in url.query_pairs() {
+        match k.as_ref() {
+            "actor_id" => filter.actor_id = Some(actor_filter(&v)?),
+            "server_id" => filter.server_id = Some(server_filter(&v)?),
+            "status" => match v.as_ref() {
+                "connected" | "expired" => filter.status = Some(v.into_owned()),
+                _ => {
+                    return Err(ApiError::at(
+                        400,
+                        "invalid_value",
+                        "status must be connected or expired.",
+                        "status",
+                    ))
+                }
+            },
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::at(400, "invalid_value", "limit must be 1 to 200.", "limit")
+                    })?
+            }
+            "cursor" => {
+                after = parse_cursor(&v).ok_or_else(|| {
+                    ApiError::at(
+                        400,
+                        "invalid_value",
+                        "cursor must be the next_cursor of an earlier answer.",
+                        "cursor",
+                    )
+                })?
+            }
+            other => {
+                return Err(unknown_parameter(
+                    other,
+                    "actor_id, server_id, status, limit, cursor",
+                ))
+            }
+        }
+    }
+    let mut rows = pstore::list_connections(db, &filter, after, limit + 1).await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = if more {
+        rows.last().map(|r| cursor_of(r.pos as u64))
+    } else {
+        None
+    };
+    let items: Vec<Value> = rows.iter().map(|r| connection_json(r, s)).collect();
+    Ok(json_response(
+        &json!({ "items": items, "next_cursor": next_cursor }),
+        200,
+    ))
+}
+
+/// `DELETE /ai/connections/{id}`.
+pub async fn delete_one(db: &D1Database, s: &Settings, id: &str) -> ApiResult {
+    check_id(id, "id")?;
+    let Some(row) = pstore::connection_by_id(db, id).await? else {
+        return Err(ApiError::not_found("connection"));
+    };
+    end(db, s, &row, "deleted_by_platform").await?;
+    Ok(no_content())
+}
+
+/// `DELETE /ai/connections?actor_id=`: every connection of one person.
+pub async fn delete_of_actor(req: &Request, db: &D1Database, s: &Settings) -> ApiResult {
+    let url = req.url()?;
+    let mut actor = None;
+    for (k, v) in url.query_pairs() {
+        match k.as_ref() {
+            "actor_id" => actor = Some(actor_filter(&v)?),
+            other => return Err(unknown_parameter(other, "actor_id")),
+        }
+    }
+    let Some(actor) = actor else {
+        return Err(ApiError::at(
+            400,
+            "required",
+            "Name the person: DELETE /ai/connections?actor_id=<actor_id> (or delete one connection by its id).",
+            "actor_id",
+        ));
+    };
+    for row in pstore::connections_of_actor(db, &actor).await? {
+        end(db, s, &row, "deleted_by_platform").await?;
+    }
+    Ok(no_content())
+}
+
+/// The runtime plane's disconnect: the actor's connection to the server, if any, ends.
+pub async fn disconnect(
+    db: &D1Database,
+    s: &Settings,
+    server_id: &str,
+    actor_id: &str,
+) -> ApiResult<()> {
+    if let Some(row) = pstore::connection_of(db, server_id, actor_id).await? {
+        end(db, s, &row, "disconnected_by_user").await?;
+    }
+    Ok(())
+}
+
+/// Every connection of a server ends (revoked, deleted, `connection.disconnected` with
+/// `reason`): before the server is deleted, or before a config change voids them.
+pub async fn end_all_of_server(
+    db: &D1Database,
+    s: &Settings,
+    server_id: &str,
+    reason: &str,
+) -> ApiResult<()> {
+    for row in pstore::connections_of_server(db, server_id).await? {
+        end(db, s, &row, reason).await?;
+    }
+    Ok(())
+}
+
+/// Revokes at the provider (best effort), deletes the row (only if it still holds the tokens
+/// that were revoked), records `connection.disconnected`.
+async fn end(
+    db: &D1Database,
+    s: &Settings,
+    row: &ConnectionListRow,
+    reason: &str,
+) -> ApiResult<()> {
+    let outcome = revoke_tokens(db, s, row).await;
+    let id = row.id.clone().unwrap_or_default();
+    match &outcome {
+        Revocation::Revoked | Revocation::Unsupported => {}
+        other => worker::console_warn!(
+            "connection {id}: revocation failed ({}: {other}); deleted locally anyway",
+            other.code()
+        ),
+    }
+    let deleted = if row.id.is_some() {
+        pstore::delete_connection_if(db, &id, &row.tokens_sealed).await?
+    } else {
+        store::delete_connection(db, &row.server_id, &row.actor_id).await?;
+        true
+    };
+    if deleted {
+        let mut data = connection_data(
+            row.id.as_deref(),
+            &row.server_id,
+            &row.actor_id,
+            Some(reason),
+        );
+        data["revocation"] = json!(outcome.code());
+        events::record(db, s, Kind::ConnectionDisconnected, data).await;
+    }
+    Ok(())
+}
+
+async fn revoke_tokens(db: &D1Database, s: &Settings, row: &ConnectionListRow) -> Revocation {
+    let Ok(tokens) = tokens::open_tokens(s, &row.server_id, &row.actor_id, &row.tokens_sealed)
+    else {
+        return Revocation::NotConfigured("the stored tokens could not be opened".into());
+    };
+    let server = match store::get_server(db, &row.server_id).await {
+        Ok(Some(server)) => server,
+        _ => return Revocation::NotConfigured("the server could not be read".into()),
+    };
+    let Ok(config) = open_config(&server, s) else {
+        return Revocation::NotConfigured("the server's config could not be opened".into());
+    };
+    let Some(client) = config
+        .auth
+        .as_ref()
+        .and_then(|a| a.token_client())
+        .and_then(|tc| tc.client)
+    else {
+        return Revocation::NotConfigured("the server's config has no OAuth client".into());
+    };
+    let provider: Value = serde_json::from_str(&server.provider).unwrap_or(Value::Null);
+    let issuer = provider["issuer"].as_str();
+    let known = provider["revocation_endpoint"].as_str();
+    let (token, kind) = match &tokens.refresh_token {
+        Some(rt) => (rt, TokenKind::Refresh),
+        None => (&tokens.access_token, TokenKind::Access),
+    };
+    revoke(&s.transport(), issuer, known, &client, token, kind).await
+}
+
+/// `detach`: the pending consent flows of `server_id` that were started through `agent_id`
+/// are dropped (a flow records its agent in its sealed record).
+pub async fn drop_pending_of_agent(
+    db: &D1Database,
+    s: &Settings,
+    agent: &str,
+    server_id: &str,
+) -> ApiResult<()> {
+    let mut doomed = Vec::new();
+    for p in pstore::pending_of_server(db, server_id).await? {
+        let opened = seal::open(
+            &s.seal_key,
+            &p.sealed,
+            format!("pending:{}", p.state_hash).as_bytes(),
+        )
+        .ok()
+        .and_then(|plain| serde_json::from_slice::<Value>(&plain).ok());
+        match opened {
+            Some(record) if record["agent_id"].as_str() == Some(agent) => doomed.push(p.state_hash),
+            Some(_) => {}
+            // A flow that cannot be read cannot complete either.
+            None => doomed.push(p.state_hash),
+        }
+    }
+    pstore::delete_pending(db, &doomed).await?;
+    Ok(())
+}
+
+/// Records `connection.expired` or `connection.refresh_failed` and the connection's
+/// `last_error` (the token route calls this after a refresh).
+pub async fn refresh_failed(
+    db: &D1Database,
+    s: &Settings,
+    server_id: &str,
+    actor_id: &str,
+    expired: bool,
+    code: &str,
+) {
+    if let Err(e) = pstore::set_last_error(db, server_id, actor_id, Some(code)).await {
+        worker::console_error!("connection last_error not stored: {e}");
+    }
+    let id = pstore::connection_of(db, server_id, actor_id)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.id);
+    let kind = if expired {
+        Kind::ConnectionExpired
+    } else {
+        Kind::ConnectionRefreshFailed
+    };
+    events::record(
+        db,
+        s,
+        kind,
+        connection_data(id.as_deref(), server_id, actor_id, Some(code)),
+    )
+    .await;
+}
+
+/// A refresh succeeded: `last_error` is cleared.
+pub async fn refreshed(db: &D1Database, server_id: &str, actor_id: &str) {
+    if let Err(e) = pstore::set_last_error(db, server_id, actor_id, None).await {
+        worker::console_error!("connection last_error not cleared: {e}");
+    }
+}
+
+/// After a successful consent: `connection.connected` with the connection's id.
+pub async fn connected(db: &D1Database, s: &Settings, server_id: &str, actor_id: &str) {
+    let id = pstore::connection_of(db, server_id, actor_id)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.id);
+    events::record(
+        db,
+        s,
+        Kind::ConnectionConnected,
+        connection_data(id.as_deref(), server_id, actor_id, None),
+    )
+    .await;
+}
+
+/// A consent that did not end in a connection: `connection.failed` with the reason (the
+/// callback page's error code).
+pub async fn failed(db: &D1Database, s: &Settings, server_id: &str, actor_id: &str, reason: &str) {
+    events::record(
+        db,
+        s,
+        Kind::ConnectionFailed,
+        connection_data(None, server_id, actor_id, Some(reason)),
+    )
+    .await;
+}
