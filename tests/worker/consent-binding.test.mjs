@@ -14,6 +14,7 @@ import {
   APP_ORIGIN,
   CALLBACK,
   CONFIDENTIAL,
+  PUBLIC,
   accessToken,
   callback,
   code,
@@ -296,11 +297,21 @@ test("a server deleted or reconfigured while its consent is under way: the flow 
 
   const morph = await createServer(w, "morph", { endpoint: s.endpoint, auth: { type: CONFIDENTIAL } }, [AGENT]);
   const second = await startedFlow(w, ticket, AGENT, morph.id);
+  // A change of scopes keeps the client and the provider: the flow stays usable.
+  const scoped = await w.admin(`/ai/mcp-servers/${morph.id}`, {
+    method: "PATCH",
+    body: { config: { auth: { scopes: ["mcp:tools"] } } },
+  });
+  assert.equal(scoped.status, 200, scoped.text);
+  assert.equal(scoped.json.connections_dropped, false);
+  assert.equal((await flowStatus(w, ticket, second.flowId)).json.status, "pending");
+  // A new client (another auth type registers another one) ends it.
   const patch = await w.admin(`/ai/mcp-servers/${morph.id}`, {
     method: "PATCH",
-    body: { config: { endpoint: s.endpoint, auth: { type: CONFIDENTIAL, scopes: ["mcp:tools"] } } },
+    body: { config: { auth: { type: PUBLIC } } },
   });
   assert.equal(patch.status, 200, patch.text);
+  assert.equal(patch.json.connections_dropped, true);
   assert.equal((await flowStatus(w, ticket, second.flowId)).json.error.code, "server_changed");
   // A rename keeps the flow.
   const third = await startedFlow(w, ticket, AGENT, morph.id);
