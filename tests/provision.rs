@@ -35,6 +35,7 @@ fn run(fixture: &Value, body: Value) -> (Result<Provisioned, ProvisionError>, Re
     let options = ProvisionOptions {
         policy: TargetPolicy::SERVER,
         callback_url: CALLBACK,
+        cimd_url: None,
         timeout_ms: 1000,
     };
     let result = block_on(provision(&body, &replay, &options));
