@@ -5,6 +5,8 @@
 //! (provision, discovery, registration, token, consent, ticket, seal) and D1 statements. Built
 //! only for wasm32 with the `worker` feature, by worker-build.
 
+mod challenge;
+mod clients;
 mod control;
 mod fetch;
 mod http;
@@ -32,6 +34,9 @@ pub struct Settings {
     /// A token counts as expired this long before its `expires_at` (`REFRESH_LEEWAY_SECONDS`,
     /// default 30).
     pub refresh_leeway: u64,
+    /// The CIMD `client_id`: the URL of the client ID metadata document
+    /// (`CIMD_URL`, default `PUBLIC_ORIGIN` + [`clients::CIMD_PATH`]).
+    pub client_metadata_url: String,
 }
 
 impl Settings {
@@ -83,7 +88,15 @@ impl Settings {
                 "REFRESH_LEEWAY_SECONDS must be a whole number of seconds".to_owned()
             })?,
         };
+        let client_metadata_url = match read("CIMD_URL").filter(|v| !v.trim().is_empty()) {
+            None => format!("{public_origin}{}", clients::CIMD_PATH),
+            Some(v) => match url::Url::parse(v.trim()) {
+                Ok(u) if u.scheme() == "https" && u.fragment().is_none() => v.trim().to_owned(),
+                _ => return Err("CIMD_URL must be an https URL without a fragment".into()),
+            },
+        };
         Ok(Settings {
+            client_metadata_url,
             admin_key,
             ticket_key,
             seal_key,
@@ -169,6 +182,9 @@ async fn route(mut req: Request, env: &Env, s: &Settings) -> ApiResult {
             runtime::callback(&req, &db()?, s).await
         }
         (Method::Options, ["service", "mcp", "agents", ..]) => Ok(http::no_content()),
+        (Method::Get, [".well-known", "mcp-authlink", "client-metadata.json"]) => {
+            clients::metadata_document(s)
+        }
         (m, ["service", "mcp", "agents", agent, "servers", rest @ ..]) => {
             let claims = runtime::authenticate(&req, s, agent)?;
             match (m, rest) {

@@ -43,6 +43,7 @@ fn requires_consent(auth: Option<&AuthConfig>) -> bool {
 pub async fn list(db: &D1Database, claims: &ticket::TicketClaims, agent: &str) -> ApiResult {
     let servers = store::agent_servers(db, agent).await?;
     let connections = store::actor_connections(db, &claims.actor_id).await?;
+    let step_ups = super::challenge::step_up_statuses(db, &claims.actor_id).await?;
     let items: Vec<Value> = servers
         .iter()
         .map(|row| {
@@ -56,7 +57,7 @@ pub async fn list(db: &D1Database, claims: &ticket::TicketClaims, agent: &str) -
                 (true, Some(c)) if c.status == "expired" => "expired",
                 (true, Some(_)) => "connected",
             };
-            json!({
+            let mut item = json!({
                 "id": row.id,
                 "name": row.name,
                 "endpoint": config["endpoint"],
@@ -65,10 +66,20 @@ pub async fn list(db: &D1Database, claims: &ticket::TicketClaims, agent: &str) -
                 "connection_status": status,
                 "connected_at": conn.filter(|_| needs_user).map(|c| c.connected_at.clone()),
                 "expires_at": conn.filter(|_| needs_user).and_then(|c| c.expires_at).map(|e| rfc3339(e as u64)),
-            })
+            });
+            with_step_up(&mut item, needs_user, step_ups.iter().find(|(id, _)| *id == row.id));
+            item
         })
         .collect();
     Ok(json_response(&json!({ "items": items }), 200))
+}
+
+/// A pending step-up (discovery.md §9) shows as `needs_consent` with its `required_scopes`.
+fn with_step_up(item: &mut Value, needs_user: bool, step_up: Option<&(String, Vec<String>)>) {
+    if let Some((_, scopes)) = step_up.filter(|_| needs_user) {
+        item["connection_status"] = json!("needs_consent");
+        item["required_scopes"] = json!(scopes);
+    }
 }
 
 fn state_hash(state: &str) -> String {
@@ -139,6 +150,8 @@ pub async fn connect(
         return Err(ApiError::not_configured("client_id or auth_url"));
     };
     let resource = resource.unwrap_or_else(|| config.endpoint.clone());
+    let scopes =
+        super::challenge::connect_scopes(db, id, &claims.actor_id, &scopes, &provider).await?;
     let internal = |_| ApiError::new(500, "internal_error", "No random source.");
     let pkce = pkce::generate().map_err(internal)?;
     let state = pkce::generate_state().map_err(internal)?;
@@ -303,7 +316,24 @@ pub async fn callback(req: &Request, db: &D1Database, s: &Settings) -> ApiResult
     };
     let tokens = match parse_token_response(&response, now()) {
         Ok(t) => t,
-        Err(failure) => return error_page(&CallbackError::from(&failure), Some(&pending), name),
+        Err(failure) => {
+            // discovery.md §7: client_secret_basic refused -> one client_secret_post retry.
+            let build = |c: &crate::token::ClientAuth| {
+                let (redirect, verifier) = (&pending.redirect_uri, &pending.code_verifier);
+                authorization_code_request(
+                    &token_url,
+                    c,
+                    &code,
+                    redirect,
+                    verifier,
+                    &pending.resource,
+                )
+            };
+            match super::clients::retry_as_post(db, s, &server, &client, &failure, &build).await {
+                Some(t) => t,
+                None => return error_page(&CallbackError::from(&failure), Some(&pending), name),
+            }
+        }
     };
     let sealed = super::tokens::seal_tokens(s, &pending.server_id, &pending.actor_id, &tokens)?;
     store::put_connection(
@@ -315,6 +345,7 @@ pub async fn callback(req: &Request, db: &D1Database, s: &Settings) -> ApiResult
         &rfc3339(now()),
     )
     .await?;
+    store::protocol::clear_step_up(db, &pending.server_id, &pending.actor_id).await?;
     page(&ConsentPage {
         status: PageStatus::Connected,
         server_id: Some(pending.server_id.clone()),

@@ -1,6 +1,8 @@
 //! The D1 queries. Every statement is parameterised; secret-bearing columns hold sealed
 //! values only (the callers seal and open).
 
+pub mod protocol;
+
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Result};
