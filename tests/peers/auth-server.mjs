@@ -45,6 +45,8 @@ const RESOURCE_SCOPES = ["mcp:tools"];
  * @param {boolean} [options.basicRequiresClientIdInBody=false] refuse a token request that
  *   authenticates with HTTP Basic but has no `client_id` in its body (401 invalid_client), as
  *   some real providers do (the official Python MCP SDK's); client_secret_post still works.
+ * @param {boolean} [options.privateKeyJwt=false] also accept private_key_jwt client
+ *   authentication (RFC 7523; ES256 and RS256), listed in the metadata.
  * @param {(url: string, init: object) => Promise<Response>} [options.cimdFetch] enables client
  *   ID metadata documents (`client_id_metadata_document_supported`); the provider fetches each
  *   https `client_id` URL through this function (a test maps it to a Worker in miniflare).
@@ -62,6 +64,7 @@ export async function startAuthServer({
   offlineAccess = true,
   cimdFetch,
   basicRequiresClientIdInBody = false,
+  privateKeyJwt = false,
 } = {}) {
   const hostInUrl = host.includes(":") ? `[${host}]` : host; // "::1" -> "[::1]"
   if (!LOOPBACK_HOSTS.has(hostInUrl)) {
@@ -82,6 +85,7 @@ export async function startAuthServer({
     refreshTokens,
     offlineAccess,
     cimdFetch,
+    privateKeyJwt,
   });
   const provider = withoutDevWarnings(quiet, () => new Provider(issuer, configuration));
   // Plain http on loopback: no TLS-terminating proxy in front, so `provider.proxy` stays false;
@@ -108,6 +112,7 @@ function buildConfiguration({
   refreshTokens = true,
   offlineAccess = true,
   cimdFetch,
+  privateKeyJwt = false,
 }) {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const signingKey = { ...privateKey.export({ format: "jwk" }), kid: randomUUID(), alg: "RS256", use: "sig" };
@@ -119,7 +124,8 @@ function buildConfiguration({
     scopes: ["openid", ...(offlineAccess ? ["offline_access"] : []), ...resourceScopes],
     ...(cimdFetch && { fetch: cimdFetch }),
     responseTypes: ["code"],
-    clientAuthMethods: ["client_secret_basic", "client_secret_post", "none"],
+    clientAuthMethods: ["client_secret_basic", "client_secret_post", "none", ...(privateKeyJwt ? ["private_key_jwt"] : [])],
+    ...(privateKeyJwt && { enabledJWA: { clientAuthSigningAlgValues: ["ES256", "RS256"] } }),
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: true },

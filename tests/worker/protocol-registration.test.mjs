@@ -4,6 +4,7 @@
 // client_secret_post retry (remembered), invalid_client -> one re-registration, and an issuer
 // change -> a new client for the new issuer.
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 import { after, test } from "node:test";
 import { startAuthServer } from "../peers/auth-server.mjs";
 import { startMcpServer } from "../peers/mcp-server.mjs";
@@ -181,6 +182,67 @@ test("client_secret_basic answered invalid_client is retried once as client_secr
   assert.equal(r.status, 502, r.text);
   assert.equal(code(r), "token_request_failed");
   assert.match(r.json.errors[0].message, /invalid_client/);
+});
+
+test("private_key_jwt: client credentials authenticated by an ES256 assertion from the configured key", async () => {
+  const as = await startAuthServer({ privateKeyJwt: true });
+  const mcp = await startMcpServer({ issuer: as.issuer });
+  const w = await startWorker();
+  cleanups.push(() => w.close(), () => mcp.close(), () => as.close());
+  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const pem = privateKey.export({ type: "pkcs8", format: "pem" }).trim();
+  const reg = await registerClient(as.issuer, {
+    client_name: "jwt",
+    grant_types: ["client_credentials"],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: "private_key_jwt",
+    token_endpoint_auth_signing_alg: "ES256",
+    jwks: { keys: [{ ...publicKey.export({ format: "jwk" }), alg: "ES256", use: "sig" }] },
+  });
+  assert.equal(reg.client_secret, undefined);
+  for (const [name, key] of [
+    ["pem", pem],
+    ["jwk", privateKey.export({ format: "jwk" })],
+  ]) {
+    const created = await createServer(
+      w,
+      `jwt-${name}`,
+      mcp.endpoint,
+      { type: "oauth_client_credentials", client_id: reg.client_id, private_key: key },
+      "agent-j",
+    );
+    const auth = created.server.config.auth;
+    assert.equal(auth.token_endpoint_auth_method, "private_key_jwt");
+    assert.equal(auth.signing_algorithm, "ES256");
+    assert.equal(auth.has_private_key, true);
+    assert.equal(auth.private_key, undefined);
+    const t = await accessToken(w, "agent-j", created.server.id, "svc");
+    assert.equal(t.status, 200, t.text);
+    assert.equal((await mcpCall(mcp.endpoint, t.json.access_token)).status, 200);
+  }
+  // The key is sealed: no row holds it in clear.
+  const rows = (await w.db.prepare("SELECT config_public, config_sealed FROM servers").all()).results;
+  const d = privateKey.export({ format: "jwk" }).d;
+  for (const row of rows) {
+    assert.ok(!JSON.stringify(row).includes("PRIVATE KEY") && !JSON.stringify(row).includes(d));
+  }
+  // A key that is not the registered one: the provider's invalid_client.
+  const other = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" });
+  const wrong = await createServer(w, "jwt-wrong", mcp.endpoint, { type: "oauth_client_credentials", client_id: reg.client_id, private_key: other }, "agent-j");
+  const r = await accessToken(w, "agent-j", wrong.server.id, "svc");
+  assert.equal(r.status, 502, r.text);
+  assert.match(r.json.errors[0].message, /invalid_client/);
+  // Refused at create, with the field's path: an RSA key.
+  const rsa = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs8", format: "pem" });
+  const bad = await w.admin("/ai/mcp-servers", {
+    method: "POST",
+    body: { name: "jwt-rsa", config: { endpoint: mcp.endpoint, auth: { type: "oauth_client_credentials", client_id: "c", private_key: rsa } } },
+  });
+  assert.equal(bad.status, 400);
+  const e = bad.json.errors.find((x) => x.path === "config.auth.private_key");
+  assert.equal(e.code, "invalid_value");
+  assert.match(e.message, /not a P-256 PKCS#8 private key/);
 });
 
 test("invalid_client for a DCR client registers once more and asks for consent again; never a loop", async () => {
