@@ -525,12 +525,13 @@ mod tests {
         use IssRefusal::{Mismatch, Missing};
         let e = Some("https://as.example.com");
         // (iss, expected issuer, metadata says supported) -> verdict
-        let table: [(
-            Option<&str>,
-            Option<&str>,
+        type Row<'a> = (
+            Option<&'a str>,
+            Option<&'a str>,
             bool,
             std::result::Result<(), IssRefusal>,
-        ); 11] = [
+        );
+        let table: [Row; 11] = [
             (e, e, false, Ok(())),
             (e, e, true, Ok(())),
             (Some("https://as.example.com/"), e, false, Err(Mismatch)),
