@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { createServer } from "node:http";
-import { closeServer, startAuthServer } from "../peers/auth-server.mjs";
+import { authorizeByHttp, closeServer, startAuthServer } from "../peers/auth-server.mjs";
 import { startMcpServer } from "../peers/mcp-server.mjs";
 import { ORIGIN, startWorker } from "./harness.mjs";
 import {
@@ -15,11 +15,10 @@ import {
   attach,
   callback,
   code,
-  connect,
-  consentParams,
   entry,
   registerClient,
   sleep,
+  startedFlow,
   status,
   ticketFor,
 } from "./scenario.mjs";
@@ -69,10 +68,10 @@ async function create(w, name, config, agent) {
 
 /** connect -> consent -> callback; returns the scopes the authorization request asked for. */
 async function connectFully(w, ticket, agent, id) {
-  const c = await connect(w, ticket, agent, id);
-  const asked = new URL(c.oauth_url ?? c.consent?.url).searchParams.get("scope");
-  const params = await consentParams(w, ticket, agent, id);
-  const cb = await callback(w, params);
+  const { providerUrl } = await startedFlow(w, ticket, agent, id);
+  const asked = new URL(providerUrl).searchParams.get("scope");
+  const redirect = new URL(await authorizeByHttp(providerUrl));
+  const cb = await callback(w, redirect.searchParams);
   assert.equal(cb.status, 200, cb.text);
   return asked ? asked.split(" ") : [];
 }
@@ -219,8 +218,8 @@ test("offline_access is asked for only when the provider lists it", async () => 
     const server = await create(w, "o", { endpoint: mcp.endpoint, auth: { type: CONFIDENTIAL } }, "agent-o");
     assert.equal(server.provider.offline_access_supported, offlineAccess);
     const ticket = await ticketFor(w, "ivy", ["agent-o"]);
-    const c = await connect(w, ticket, "agent-o", server.id);
-    const scope = new URL(c.oauth_url ?? c.consent?.url).searchParams.get("scope") ?? "";
+    const { providerUrl } = await startedFlow(w, ticket, "agent-o", server.id);
+    const scope = new URL(providerUrl).searchParams.get("scope") ?? "";
     assert.equal(scope.split(" ").includes("offline_access"), offlineAccess, scope);
   }
 });
