@@ -46,6 +46,10 @@ pub struct Provider {
     /// Unix seconds of the last re-registration after `invalid_client` (`None`: never).
     #[serde(default)]
     pub reregistered_at: Option<u64>,
+    /// The redirect URI the client was registered with, when it is this server's own
+    /// (`callback?s=<server id>`, the mix-up defence); `None`: the documented callback URL.
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
 }
 
 impl Provider {
@@ -95,9 +99,13 @@ pub struct ProvisionOptions<'a> {
     /// The consent callback URL (`PUBLIC_ORIGIN` + `/service/mcp/consent/callback`): the
     /// `redirect_uri` registered by DCR.
     pub callback_url: &'a str,
-    /// The URL of the deployment's client ID metadata document (its CIMD `client_id`), when it
-    /// serves one.
-    pub cimd_url: Option<&'a str>,
+    /// The redirect URI of clients the deployment obtains for this server (DCR, its own CIMD
+    /// document): `callback?s=<server id>` ([`crate::authorize::server_redirect_uri`]);
+    /// `None`: the callback URL.
+    pub server_redirect_uri: Option<&'a str>,
+    /// The deployment's client ID metadata document for this server, when it serves one: its
+    /// URL (the CIMD `client_id`) and the redirect URI the document names.
+    pub cimd: Option<(&'a str, &'a str)>,
     pub timeout_ms: u32,
 }
 
@@ -182,13 +190,17 @@ pub async fn provision(
             auth.mode(),
             !needs_registration,
             discovery.client_id_metadata_document_supported,
-            options.cimd_url.is_some(),
+            options.cimd.is_some(),
             has_register_url,
         );
-        match (source, options.cimd_url) {
-            (Some(ClientSource::Cimd), Some(url)) => use_cimd(&mut body, url),
+        match (source, options.cimd) {
+            (Some(ClientSource::Cimd), Some((url, redirect))) => {
+                use_cimd(&mut body, url);
+                provider.redirect_uri = Some(redirect.to_owned());
+            }
             (Some(ClientSource::Dcr), _) => {
-                register_client(&mut body, &discovery, transport, options).await?
+                register_client(&mut body, &discovery, transport, options).await?;
+                provider.redirect_uri = options.server_redirect_uri.map(str::to_owned);
             }
             (Some(_), _) => {}
             // Neither CIMD nor DCR: the error that says what to supply by hand.
@@ -249,14 +261,15 @@ async fn register_client(
         &discovery.token_endpoint_auth_methods_supported,
         discovery.offline_access_supported,
         transport,
-        options.callback_url,
+        options.server_redirect_uri.unwrap_or(options.callback_url),
     )
     .await
 }
 
 /// Registers the client of a stored config once more (discovery.md §7: after
 /// `invalid_client` for a dynamically registered client): the old client id and secret are
-/// dropped and DCR runs with what the provider advertised at provisioning. The caller checks
+/// dropped and DCR runs with what the provider advertised at provisioning, for the same
+/// redirect URI (the provider's `redirect_uri`, else `callback_url`). The caller checks
 /// [`crate::registration::may_register_again`] first and asks the person to consent again.
 pub async fn register_again(
     body: &mut ServerConfigBody,
@@ -264,6 +277,7 @@ pub async fn register_again(
     transport: &dyn Transport,
     callback_url: &str,
 ) -> Result<(), ProvisionError> {
+    let redirect = provider.redirect_uri.as_deref().unwrap_or(callback_url);
     match &mut body.config.auth {
         Some(AuthConfig::OauthAuthorizationCodePublicPkce(a)) => a.client_id = None,
         Some(AuthConfig::OauthAuthorizationCodeConfidentialPkce(a)) => {
@@ -278,7 +292,7 @@ pub async fn register_again(
         &provider.token_endpoint_auth_methods_supported,
         provider.offline_access_supported,
         transport,
-        callback_url,
+        redirect,
     )
     .await
 }

@@ -35,7 +35,8 @@ fn run(fixture: &Value, body: Value) -> (Result<Provisioned, ProvisionError>, Re
     let options = ProvisionOptions {
         policy: TargetPolicy::SERVER,
         callback_url: CALLBACK,
-        cimd_url: None,
+        server_redirect_uri: None,
+        cimd: None,
         timeout_ms: 1000,
     };
     let result = block_on(provision(&body, &replay, &options));
@@ -250,7 +251,8 @@ fn run_with_cimd(fixture: &Value, body: Value) -> (Result<Provisioned, Provision
     let options = ProvisionOptions {
         policy: TargetPolicy::SERVER,
         callback_url: CALLBACK,
-        cimd_url: Some(CIMD),
+        server_redirect_uri: None,
+        cimd: Some((CIMD, CALLBACK)),
         timeout_ms: 1000,
     };
     let result = block_on(provision(&body, &replay, &options));
@@ -331,7 +333,8 @@ fn a_server_saved_without_auth_is_provisioned_from_a_runtime_challenge() {
     let options = ProvisionOptions {
         policy: TargetPolicy::SERVER,
         callback_url: CALLBACK,
-        cimd_url: None,
+        server_redirect_uri: None,
+        cimd: None,
         timeout_ms: 1000,
     };
     let stored = ServerConfig {
@@ -360,4 +363,37 @@ fn a_server_saved_without_auth_is_provisioned_from_a_runtime_challenge() {
         .borrow()
         .iter()
         .any(|r| r.url == "https://mcp.linear.app/mcp"));
+}
+
+#[test]
+fn dcr_registers_the_servers_own_redirect_uri() {
+    let answer = json!({"client_id": "c-1", "client_secret": "s-1", "token_endpoint_auth_method": "client_secret_basic"});
+    let replay = Replay::new(&linear(Some(answer)));
+    let own = format!("{CALLBACK}?s=srv-1");
+    let options = ProvisionOptions {
+        policy: TargetPolicy::SERVER,
+        callback_url: CALLBACK,
+        server_redirect_uri: Some(&own),
+        cimd: None,
+        timeout_ms: 1000,
+    };
+    let p = block_on(provision(
+        &body(json!({"type": "oauth_authorization_code_confidential_pkce"})),
+        &replay,
+        &options,
+    ))
+    .unwrap();
+    assert_eq!(p.provider.redirect_uri.as_deref(), Some(own.as_str()));
+    let sent = replay.sent.borrow();
+    let reg = sent.iter().find(|r| r.url.ends_with("/register")).unwrap();
+    let sent_body: Value = serde_json::from_str(reg.body.as_deref().unwrap()).unwrap();
+    assert_eq!(sent_body["redirect_uris"], json!([own]));
+    // A hand-registered client keeps the documented callback.
+    let (result, _) = run(
+        &linear(None),
+        body(
+            json!({"type": "oauth_authorization_code_confidential_pkce", "client_id": "mine", "client_secret": "s"}),
+        ),
+    );
+    assert_eq!(result.unwrap().provider.redirect_uri, None);
 }

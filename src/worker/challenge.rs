@@ -264,13 +264,34 @@ async fn step_up(
     consent_required(&required)
 }
 
-fn provision_options<'a>(s: &'a Settings, callback: &'a str) -> ProvisionOptions<'a> {
-    ProvisionOptions {
+/// Provisions `config` from a runtime challenge for server `id` (its redirect URI and CIMD
+/// document are its own).
+async fn provision_for(
+    s: &Settings,
+    id: &str,
+    name: &str,
+    config: &ServerConfig,
+    body: &ChallengeBody,
+) -> Result<crate::provision::Provisioned, ProvisionError> {
+    let callback = s.callback_url();
+    let redirect = super::clients::server_redirect_uri(s, id);
+    let cimd = super::clients::cimd_for(s, id);
+    let options = ProvisionOptions {
         policy: s.policy(),
-        callback_url: callback,
-        cimd_url: super::clients::cimd_url(s),
+        callback_url: &callback,
+        server_redirect_uri: Some(&redirect),
+        cimd: cimd.as_ref().map(|(u, r)| (u.as_str(), r.as_str())),
         timeout_ms: crate::transport::DEFAULT_TIMEOUT_MS,
-    }
+    };
+    provision_from_challenge(
+        name,
+        config,
+        body.status,
+        &body.www_authenticate,
+        &s.transport(),
+        &options,
+    )
+    .await
 }
 
 /// A server saved as needing no auth, challenged at run time: discovery from the challenge,
@@ -283,18 +304,9 @@ async fn become_connectable(
     config: &ServerConfig,
     body: &ChallengeBody,
 ) -> ApiResult {
-    let callback = s.callback_url();
-    let options = provision_options(s, &callback);
-    let p = provision_from_challenge(
-        &row.name,
-        config,
-        body.status,
-        &body.www_authenticate,
-        &s.transport(),
-        &options,
-    )
-    .await
-    .map_err(|e| match e {
+    let p = provision_for(s, &row.id, &row.name, config, body)
+        .await
+        .map_err(|e| match e {
         ProvisionError::AuthRequired(d) => ApiError::new(
             409,
             "not_connectable",
@@ -370,22 +382,13 @@ async fn issuer_changed(
             format!("The MCP server now names the authorization server {new}, but this server's pre-registered client belongs to {old}: register a client at {new} and PATCH config.auth with it."),
         ));
     }
-    let callback = s.callback_url();
-    let options = provision_options(s, &callback);
     let stripped = ServerConfig {
         auth: None,
         ..config.clone()
     };
-    let p = provision_from_challenge(
-        &row.name,
-        &stripped,
-        body.status,
-        &body.www_authenticate,
-        &s.transport(),
-        &options,
-    )
-    .await
-    .map_err(provision_error)?;
+    let p = provision_for(s, &row.id, &row.name, &stripped, body)
+        .await
+        .map_err(provision_error)?;
     let new_row = row_for(&row.id, &p.body, &p.provider, s, &row.created_at)?;
     store::update_server(db, &new_row, true).await?;
     store::protocol::clear_server_step_ups(db, &row.id).await?;

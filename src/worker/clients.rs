@@ -19,20 +19,49 @@ use crate::token::assertion::{client_assertion, ClientKey};
 use crate::token::{ClientAuth, TokenFailure, TokenSet};
 use crate::transport::{HttpRequest, HttpResponse, Transport};
 
-/// Where the Worker serves its client ID metadata document (under `PUBLIC_ORIGIN`).
-pub const CIMD_PATH: &str = "/.well-known/mcp-authlink/client-metadata.json";
-/// The `client_name` of the document.
+/// Where the Worker serves the client ID metadata document of a server (under
+/// `PUBLIC_ORIGIN`): one document per server, so that each names its own server's redirect URI
+/// (the mix-up defence of [`crate::authorize::server_redirect_uri`]).
+pub fn cimd_path(server_id: &str) -> String {
+    format!("/.well-known/mcp-authlink/servers/{server_id}/client-metadata.json")
+}
+/// The `client_name` of the documents.
 const CLIENT_NAME: &str = "mcp-authlink";
 
-/// The CIMD `client_id` to offer authorization servers: only an https URL (the draft requires
-/// it; a development Worker on http loopback registers by DCR instead).
-pub fn cimd_url(s: &Settings) -> Option<&str> {
-    Some(s.client_metadata_url.as_str()).filter(|u| u.starts_with("https://"))
+/// The redirect URI of clients the Worker obtains for a server: `callback?s=<server id>`.
+pub fn server_redirect_uri(s: &Settings, server_id: &str) -> String {
+    crate::authorize::server_redirect_uri(&s.callback_url(), server_id)
 }
 
-/// `GET /.well-known/mcp-authlink/client-metadata.json`: public and cacheable (an hour).
-pub fn metadata_document(s: &Settings) -> ApiResult {
-    let doc = client_metadata_document(&s.client_metadata_url, CLIENT_NAME, &s.callback_url());
+/// The redirect URI a server's flows use: the one its client was registered with.
+pub fn redirect_uri_for(s: &Settings, provider: &Provider) -> String {
+    provider
+        .redirect_uri
+        .clone()
+        .unwrap_or_else(|| s.callback_url())
+}
+
+/// The CIMD `client_id` to offer authorization servers for a server, and the redirect URI its
+/// document names: `CIMD_URL` when the deployment sets one (a document served elsewhere, which
+/// names the documented callback URL), else the Worker's own per-server document; only an
+/// https URL (the draft requires it; a development Worker on http loopback uses DCR).
+pub fn cimd_for(s: &Settings, server_id: &str) -> Option<(String, String)> {
+    let (url, redirect) = match &s.cimd_url {
+        Some(url) => (url.clone(), s.callback_url()),
+        None => (
+            format!("{}{}", s.public_origin, cimd_path(server_id)),
+            server_redirect_uri(s, server_id),
+        ),
+    };
+    url.starts_with("https://").then_some((url, redirect))
+}
+
+/// `GET /.well-known/mcp-authlink/servers/{id}/client-metadata.json`: public and cacheable
+/// (an hour); 404 for an unknown server.
+pub async fn metadata_document(db: &D1Database, s: &Settings, id: &str) -> ApiResult {
+    super::control::load(db, id).await?;
+    let url = format!("{}{}", s.public_origin, cimd_path(id));
+    let doc = client_metadata_document(&url, CLIENT_NAME, &server_redirect_uri(s, id));
     let headers = Headers::new();
     headers.set("cache-control", "public, max-age=3600")?;
     headers.set("access-control-allow-origin", "*")?;
@@ -207,7 +236,7 @@ pub async fn register_again_after_invalid_client(
         name: row.name.clone(),
         config: open_config(row, s)?,
     };
-    let callback = s.callback_url();
+    let callback = server_redirect_uri(s, &row.id);
     if let Err(e) = register_again(&mut body, &provider, &s.transport(), &callback).await {
         worker::console_warn!("re-registration of {} failed: {:?}", row.id, e);
         return Ok(false);

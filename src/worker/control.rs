@@ -224,12 +224,15 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-async fn run_provision(input: &Value, s: &Settings) -> ApiResult<Provisioned> {
+async fn run_provision(input: &Value, s: &Settings, id: &str) -> ApiResult<Provisioned> {
     let callback = s.callback_url();
+    let redirect = super::clients::server_redirect_uri(s, id);
+    let cimd = super::clients::cimd_for(s, id);
     let options = ProvisionOptions {
         policy: s.policy(),
         callback_url: &callback,
-        cimd_url: super::clients::cimd_url(s),
+        server_redirect_uri: Some(&redirect),
+        cimd: cimd.as_ref().map(|(u, r)| (u.as_str(), r.as_str())),
         timeout_ms: crate::transport::DEFAULT_TIMEOUT_MS,
     };
     provision(input, &s.transport(), &options)
@@ -271,8 +274,9 @@ fn new_id() -> ApiResult<String> {
 
 async fn create(req: &mut Request, db: &D1Database, s: &Settings) -> ApiResult {
     let body = json_body(req).await?;
-    let p = run_provision(&body, s).await?;
+    // The id comes first: the server's own redirect URI carries it.
     let id = new_id()?;
+    let p = run_provision(&body, s, &id).await?;
     let row = row_for(&id, &p.body, &p.provider, s, &rfc3339(now()))?;
     store::insert_server(db, &row).await?;
     Ok(json_response(
@@ -341,7 +345,7 @@ async fn update(req: &mut Request, db: &D1Database, s: &Settings, id: &str) -> A
         .unwrap_or(Value::String(row.name.clone()));
     let new_row = match obj.get("config") {
         Some(config) => {
-            let p = run_provision(&json!({ "name": name, "config": config }), s).await?;
+            let p = run_provision(&json!({ "name": name, "config": config }), s, id).await?;
             row_for(id, &p.body, &p.provider, s, &row.created_at)?
         }
         None => {

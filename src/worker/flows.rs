@@ -142,7 +142,8 @@ pub async fn connect(
     let flow_id = random()?;
     let start_token = random()?;
     let created_at = now();
-    let redirect_uri = s.callback_url();
+    // The redirect URI the server's client was registered with (its own: issue 9 item 1).
+    let redirect_uri = super::clients::redirect_uri_for(s, &provider);
     let authorization_url = build_authorization_url(&AuthorizationRequest {
         auth_url,
         client_id,
@@ -372,6 +373,13 @@ pub async fn callback(req: &Request, db: &D1Database, s: &Settings) -> ApiResult
     if let Err(e) = check_binding(&cookies, row.binding_hash.as_deref()) {
         // Another browser: the flow is over for everyone (its state is consumed) and this
         // page notifies no one.
+        record(db, &pending.flow_id, Some(&e)).await;
+        return plain_error(e.code(), e.message());
+    }
+    // A response bounced through another server's client arrives at that server's redirect
+    // URI (mix-up, RFC 9700 §4.4.2): refused before anything is exchanged.
+    if !crate::authorize::redirect_matches(&pending.redirect_uri, &query) {
+        let e = CallbackError::UnknownState;
         record(db, &pending.flow_id, Some(&e)).await;
         return plain_error(e.code(), e.message());
     }

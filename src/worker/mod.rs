@@ -35,9 +35,9 @@ pub struct Settings {
     /// A token counts as expired this long before its `expires_at` (`REFRESH_LEEWAY_SECONDS`,
     /// default 30).
     pub refresh_leeway: u64,
-    /// The CIMD `client_id`: the URL of the client ID metadata document
-    /// (`CIMD_URL`, default `PUBLIC_ORIGIN` + [`clients::CIMD_PATH`]).
-    pub client_metadata_url: String,
+    /// `CIMD_URL`: a client ID metadata document served elsewhere, used as the CIMD
+    /// `client_id` of every server; `None`: the Worker serves one per server.
+    pub cimd_url: Option<String>,
     /// `connect` calls allowed per actor and minute (`CONNECT_RATE_PER_MINUTE`, default 20).
     pub connect_per_minute: u64,
     /// Runtime `discover` calls allowed per actor and minute (`DISCOVER_RATE_PER_MINUTE`,
@@ -94,10 +94,12 @@ impl Settings {
                 "REFRESH_LEEWAY_SECONDS must be a whole number of seconds".to_owned()
             })?,
         };
-        let client_metadata_url = match read("CIMD_URL").filter(|v| !v.trim().is_empty()) {
-            None => format!("{public_origin}{}", clients::CIMD_PATH),
+        let cimd_url = match read("CIMD_URL").filter(|v| !v.trim().is_empty()) {
+            None => None,
             Some(v) => match url::Url::parse(v.trim()) {
-                Ok(u) if u.scheme() == "https" && u.fragment().is_none() => v.trim().to_owned(),
+                Ok(u) if u.scheme() == "https" && u.fragment().is_none() => {
+                    Some(v.trim().to_owned())
+                }
                 _ => return Err("CIMD_URL must be an https URL without a fragment".into()),
             },
         };
@@ -113,7 +115,7 @@ impl Settings {
         let connect_per_minute = per_minute("CONNECT_RATE_PER_MINUTE", 20)?;
         let discover_per_minute = per_minute("DISCOVER_RATE_PER_MINUTE", 10)?;
         Ok(Settings {
-            client_metadata_url,
+            cimd_url,
             admin_key,
             ticket_key,
             seal_key,
@@ -222,8 +224,8 @@ async fn route(mut req: Request, env: &Env, s: &Settings) -> ApiResult {
         (Method::Post, ["service", "mcp", "discover"]) => {
             flows::discover_route(&mut req, &db()?, s).await
         }
-        (Method::Get, [".well-known", "mcp-authlink", "client-metadata.json"]) => {
-            clients::metadata_document(s)
+        (Method::Get, [".well-known", "mcp-authlink", "servers", id, "client-metadata.json"]) => {
+            clients::metadata_document(&db()?, s, id).await
         }
         (m, ["service", "mcp", "agents", agent, "servers", rest @ ..]) => {
             let claims = runtime::authenticate(&req, s, agent)?;

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { after, test } from "node:test";
-import { startAuthServer } from "../peers/auth-server.mjs";
+import { authorizeByHttp, startAuthServer } from "../peers/auth-server.mjs";
 import { startMcpServer } from "../peers/mcp-server.mjs";
 import { ORIGIN, startWorker } from "./harness.mjs";
 import {
@@ -18,11 +18,13 @@ import {
   code,
   consentParams,
   registerClient,
+  startedFlow,
   status,
   ticketFor,
 } from "./scenario.mjs";
 
-const CIMD_URL = "https://authlink.test/.well-known/mcp-authlink/client-metadata.json";
+const CIMD_URL = "https://cimd.example/client-metadata.json";
+const HTTPS_ORIGIN = "https://authlink.test";
 const cleanups = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -63,47 +65,72 @@ async function connectFully(w, ticket, agent, id) {
   assert.equal(await status(w, ticket, agent, id), "connected");
 }
 
-test("CIMD: the provider fetches the Worker's client metadata document; nothing is registered", async () => {
+test("CIMD: the provider fetches the Worker's per-server client metadata document; nothing is registered", async () => {
   let w;
   const seen = [];
-  // The provider reaches the Worker's https client_id URL through miniflare.
+  // The Worker's public origin is https (CIMD client ids must be); the provider reaches it
+  // through miniflare.
   const cimdFetch = async (url, { dispatcher: _d, signal: _s, ...init }) => {
     seen.push(String(url));
-    const local = String(url).replace("https://authlink.test", ORIGIN);
-    return w.mf.dispatchFetch(local, { ...init, redirect: "manual" });
+    return w.mf.dispatchFetch(String(url), { ...init, redirect: "manual" });
   };
   const as = await startAuthServer({ cimdFetch });
   const mcp = await startMcpServer({ issuer: as.issuer });
-  w = await startWorker({ bindings: { CIMD_URL: CIMD_URL } });
+  w = await startWorker({ bindings: { PUBLIC_ORIGIN: HTTPS_ORIGIN } });
   cleanups.push(() => w.close(), () => mcp.close(), () => as.close());
 
-  const doc = await w.call("/.well-known/mcp-authlink/client-metadata.json");
+  const created = await createServer(w, "cimd", mcp.endpoint, { type: PUBLIC }, "agent-cimd");
+  const id = created.server.id;
+  const docUrl = `${HTTPS_ORIGIN}/.well-known/mcp-authlink/servers/${id}/client-metadata.json`;
+  const redirect = `${HTTPS_ORIGIN}/service/mcp/consent/callback?s=${id}`;
+  assert.equal(created.discovery_result.client_id_metadata_document_supported, true);
+  assert.equal(created.server.config.auth.client_id, docUrl);
+  assert.equal(created.server.provider.client_source, "cimd");
+  assert.equal(created.server.provider.client_issuer, as.issuer);
+  assert.equal(created.server.provider.redirect_uri, redirect);
+  assert.deepEqual(seen, [], "creating fetches nothing");
+
+  const doc = await w.call(`/.well-known/mcp-authlink/servers/${id}/client-metadata.json`);
   assert.equal(doc.status, 200, doc.text);
   assert.match(doc.headers.get("cache-control"), /public, max-age=\d+/);
   assert.deepEqual(doc.json, {
-    client_id: CIMD_URL,
+    client_id: docUrl,
     client_name: "mcp-authlink",
-    redirect_uris: [`${ORIGIN}/service/mcp/consent/callback`],
+    redirect_uris: [redirect],
     grant_types: ["authorization_code", "refresh_token"],
     response_types: ["code"],
     token_endpoint_auth_method: "none",
-    application_type: "native",
+    application_type: "web",
   });
-
-  const regsBefore = seen.length;
-  const created = await createServer(w, "cimd", mcp.endpoint, { type: PUBLIC }, "agent-cimd");
-  assert.equal(created.discovery_result.client_id_metadata_document_supported, true);
-  assert.equal(created.server.config.auth.client_id, CIMD_URL);
-  assert.equal(created.server.provider.client_source, "cimd");
-  assert.equal(created.server.provider.client_issuer, as.issuer);
-  assert.equal(seen.length, regsBefore, "creating fetches nothing from the Worker");
+  assert.equal((await w.call("/.well-known/mcp-authlink/servers/srv-unknown/client-metadata.json")).status, 404);
 
   const ticket = await ticketFor(w, "alice", ["agent-cimd"]);
-  await connectFully(w, ticket, "agent-cimd", created.server.id);
-  assert.ok(seen.includes(CIMD_URL), `the provider fetched the document: ${seen}`);
-  const t = await accessToken(w, "agent-cimd", created.server.id, "alice");
+  const { providerUrl } = await startedFlow(w, ticket, "agent-cimd", id);
+  assert.equal(new URL(providerUrl).searchParams.get("client_id"), docUrl);
+  assert.equal(new URL(providerUrl).searchParams.get("redirect_uri"), redirect);
+  const back = new URL(await authorizeByHttp(providerUrl));
+  assert.equal(`${back.origin}${back.pathname}${"?s=" + back.searchParams.get("s")}`, redirect);
+  assert.deepEqual(seen, [docUrl], "the provider fetched the document");
+  const cb = await callback(w, back.searchParams);
+  assert.equal(cb.status, 200, cb.text);
+  const t = await accessToken(w, "agent-cimd", id, "alice");
   assert.equal(t.status, 200, t.text);
   assert.equal((await mcpCall(mcp.endpoint, t.json.access_token)).status, 200);
+});
+
+test("CIMD_URL: a document served elsewhere is every server's client id (the documented callback)", async () => {
+  const as = await startAuthServer({ cimdFetch: async () => new Response("{}", { status: 404 }) });
+  const mcp = await startMcpServer({ issuer: as.issuer });
+  const w = await startWorker({ bindings: { CIMD_URL } });
+  cleanups.push(() => w.close(), () => mcp.close(), () => as.close());
+  const created = await createServer(w, "cimd-url", mcp.endpoint, { type: PUBLIC }, "agent-u");
+  assert.equal(created.server.config.auth.client_id, CIMD_URL);
+  assert.equal(created.server.provider.redirect_uri, `${ORIGIN}/service/mcp/consent/callback`);
+  const bad = await startWorker({ bindings: { CIMD_URL: "http://authlink.test/doc.json" } });
+  cleanups.push(() => bad.close());
+  const r = await bad.admin("/ai/mcp-servers");
+  assert.equal(r.status, 500);
+  assert.match(r.text, /CIMD_URL must be an https URL/);
 });
 
 test("a confidential config registers by DCR even when the provider supports CIMD (CIMD only without DCR)", async () => {
@@ -128,7 +155,8 @@ test("DCR asks for application_type native with the http loopback callback, and 
   // What the provider stored for the client the Worker registered.
   const client = await as.provider.Client.find(auth.client_id);
   assert.equal(client.applicationType, "native");
-  assert.deepEqual(client.redirectUris, [`${ORIGIN}/service/mcp/consent/callback`]);
+  assert.deepEqual(client.redirectUris, [`${ORIGIN}/service/mcp/consent/callback?s=${created.server.id}`]);
+  assert.equal(created.server.provider.redirect_uri, client.redirectUris[0]);
   assert.equal(client.tokenEndpointAuthMethod, auth.token_endpoint_auth_method);
   assert.equal(auth.token_endpoint_auth_method, "client_secret_basic");
   assert.ok(client.scope.split(" ").includes("offline_access"), client.scope);
