@@ -494,9 +494,21 @@ async fn exchange(
                     &pending.resource,
                 )
             };
-            super::clients::retry_as_post(db, s, server, &client, &failure, &build)
-                .await
-                .ok_or_else(|| CallbackError::from(&failure))?
+            match super::clients::retry_as_post(db, s, server, &client, &failure, &build).await {
+                Some(t) => t,
+                None => {
+                    // discovery.md §7: a DCR client the provider no longer knows is registered
+                    // once more; the person connects again with it.
+                    if failure.error() == Some("invalid_client") {
+                        let again =
+                            super::clients::register_again_after_invalid_client(db, s, server);
+                        if let Err(e) = again.await {
+                            worker::console_warn!("callback: re-registration: {:?}", e.status);
+                        }
+                    }
+                    return Err(CallbackError::from(&failure));
+                }
+            }
         }
     };
     let sealed = super::tokens::seal_tokens(s, &pending.server_id, &pending.actor_id, &tokens)

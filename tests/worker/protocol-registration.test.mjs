@@ -308,6 +308,28 @@ test("invalid_client for a DCR client registers once more and asks for consent a
   assert.equal((await w.admin(`/ai/mcp-servers/${id}`)).json.config.auth.client_id, second);
 });
 
+test("invalid_client at the code exchange registers the DCR client once more; the next consent uses it", async () => {
+  const as = await startAuthServer();
+  const mcp = await startMcpServer({ issuer: as.issuer });
+  const w = await startWorker();
+  cleanups.push(() => w.close(), () => mcp.close(), () => as.close());
+  const created = await createServer(w, "forgotten", mcp.endpoint, { type: CONFIDENTIAL }, "agent-f");
+  const id = created.server.id;
+  const first = created.server.config.auth.client_id;
+  const ticket = await ticketFor(w, "fay", ["agent-f"]);
+  // The person consents; the provider forgets the client before the code is exchanged.
+  const params = await consentParams(w, ticket, "agent-f", id);
+  await as.provider.Client.adapter.destroy(first);
+  const cb = await callback(w, params);
+  assert.equal(cb.status, 400, cb.text);
+  assert.match(cb.text, /invalid_client/);
+  const second = (await w.admin(`/ai/mcp-servers/${id}`)).json.config.auth.client_id;
+  assert.notEqual(second, first);
+  assert.equal(await status(w, ticket, "agent-f", id), "not_connected");
+  await connectFully(w, ticket, "agent-f", id);
+  assert.equal((await accessToken(w, "agent-f", id, "fay")).status, 200);
+});
+
 test("an issuer change seen in a runtime challenge obtains a new client for the new issuer", async () => {
   const as1 = await startAuthServer();
   const as2 = await startAuthServer();
