@@ -282,6 +282,32 @@ test("flow status: the provider's refusal and an expired consent are errors with
   assert.match(e.error.message, /15 minutes/);
 });
 
+test("a server deleted or reconfigured while its consent is under way: the flow ends as server_changed at once", async () => {
+  const ticket = await as("orphan");
+  const doomed = await createServer(w, "doomed", { endpoint: s.endpoint, auth: { type: CONFIDENTIAL } }, [AGENT]);
+  const { flowId, providerUrl } = await startedFlow(w, ticket, AGENT, doomed.id);
+  assert.equal((await w.admin(`/ai/mcp-servers/${doomed.id}`, { method: "DELETE" })).status, 204);
+  const f = (await flowStatus(w, ticket, flowId)).json;
+  assert.equal(f.status, "error");
+  assert.equal(f.error.code, "server_changed");
+  assert.match(f.error.message, /deleted or its configuration changed/);
+  const landed = new URL(await authorizeByHttp(providerUrl));
+  assert.equal(pageCode(await callback(w, landed.searchParams)), "invalid_state");
+
+  const morph = await createServer(w, "morph", { endpoint: s.endpoint, auth: { type: CONFIDENTIAL } }, [AGENT]);
+  const second = await startedFlow(w, ticket, AGENT, morph.id);
+  const patch = await w.admin(`/ai/mcp-servers/${morph.id}`, {
+    method: "PATCH",
+    body: { config: { endpoint: s.endpoint, auth: { type: CONFIDENTIAL, scopes: ["mcp:tools"] } } },
+  });
+  assert.equal(patch.status, 200, patch.text);
+  assert.equal((await flowStatus(w, ticket, second.flowId)).json.error.code, "server_changed");
+  // A rename keeps the flow.
+  const third = await startedFlow(w, ticket, AGENT, morph.id);
+  assert.equal((await w.admin(`/ai/mcp-servers/${morph.id}`, { method: "PATCH", body: { name: "renamed" } })).status, 200);
+  assert.equal((await flowStatus(w, ticket, third.flowId)).json.status, "pending");
+});
+
 test("redirect mode: the callback sends the browser back to return_to with the outcome in the fragment", async () => {
   const ticket = await as("redirected");
   const returnTo = `${APP_ORIGIN}/settings/mcp?tab=servers#old`;

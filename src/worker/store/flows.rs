@@ -2,7 +2,7 @@
 //! their start token and browser binding, flow outcomes, and the per-actor rate counters.
 
 use serde::Deserialize;
-use worker::{D1Database, Result};
+use worker::{D1Database, D1PreparedStatement, Result};
 
 use super::{n, s, stmt};
 
@@ -85,6 +85,18 @@ pub async fn put_flow(
     ];
     db.batch(batch).await?;
     Ok(())
+}
+
+/// Ends a server's pending flows (its pending consents are being deleted: the server is gone
+/// or its config changed), so their starters learn it at once rather than after 15 minutes.
+pub fn end_server_flows(db: &D1Database, server_id: &str) -> Result<D1PreparedStatement> {
+    stmt(
+        db,
+        "UPDATE consent_flows SET status = 'error', error_code = 'server_changed', \
+         error_message = 'The server was deleted or its configuration changed while the consent was under way. Connect again.' \
+         WHERE server_id = ?1 AND status = 'pending'",
+        &[s(server_id)],
+    )
 }
 
 /// The start route: consumes the start token of `flow_id` atomically (it must be unused and

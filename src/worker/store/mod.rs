@@ -86,6 +86,7 @@ pub async fn update_server(db: &D1Database, row: &ServerRow, config_changed: boo
                 &[s(&row.id)],
             )?);
         }
+        batch.push(flows::end_server_flows(db, &row.id)?);
     }
     db.batch(batch).await?;
     Ok(())
@@ -128,6 +129,7 @@ pub async fn delete_server(db: &D1Database, id: &str) -> Result<bool> {
             &[s(id)],
         )?);
     }
+    batch.push(flows::end_server_flows(db, id)?);
     batch.push(stmt(db, "DELETE FROM servers WHERE id = ?1", &[s(id)])?);
     let results = db.batch(batch).await?;
     let deleted = results
