@@ -165,14 +165,15 @@ mod signer {
     }
 
     /// A signed client assertion: header `{alg, typ: "JWT", kid?}`, claims `iss` = `sub` =
-    /// `client_id`, `aud`, `jti`, `iat` = `now`, `exp` = `now` + 60 s.
+    /// `client_id`, `aud`, `jti`, `iat` = `now`, `exp` = `now` + 60 s. Signing never panics
+    /// (`try_sign`); its failure is an error.
     pub fn client_assertion(
         key: &ClientKey,
         client_id: &str,
         audience: &str,
         jti: &str,
         now: u64,
-    ) -> Secret {
+    ) -> Result<Secret, String> {
         let mut header = json!({"alg": SigningAlgorithm::Es256.as_str(), "typ": "JWT"});
         if let Some(kid) = &key.kid {
             header["kid"] = Value::String(kid.clone());
@@ -190,11 +191,14 @@ mod signer {
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let signature: Signature = key.key.sign(signing_input.as_bytes());
-        Secret::new(format!(
+        let signature: Signature = key
+            .key
+            .try_sign(signing_input.as_bytes())
+            .map_err(|_| "the client assertion could not be signed".to_owned())?;
+        Ok(Secret::new(format!(
             "{signing_input}.{}",
             URL_SAFE_NO_PAD.encode(signature.to_bytes())
-        ))
+        )))
     }
 }
 
@@ -262,7 +266,8 @@ mby0aKzTVhS2xHVsVk0Ui1XpvAXYnNCTlkrx+GcmssaIl9WhQjCGhAR9
     #[test]
     fn assertion_claims_and_signature() {
         let key = ClientKey::parse(PEM, SigningAlgorithm::Es256).unwrap();
-        let jwt = client_assertion(&key, "cc-client", "https://as.example.com", "j-1", 1_000);
+        let jwt =
+            client_assertion(&key, "cc-client", "https://as.example.com", "j-1", 1_000).unwrap();
         let (header, claims) = verify(jwt.expose(), &key.public_sec1());
         assert_eq!(header, json!({"alg": "ES256", "typ": "JWT"}));
         assert_eq!(
@@ -279,7 +284,7 @@ mby0aKzTVhS2xHVsVk0Ui1XpvAXYnNCTlkrx+GcmssaIl9WhQjCGhAR9
         let pem = ClientKey::parse(PEM, SigningAlgorithm::Es256).unwrap();
         let jwk = ClientKey::parse(&jwk().to_string(), SigningAlgorithm::Es256).unwrap();
         assert_eq!(pem.public_sec1(), jwk.public_sec1());
-        let jwt = client_assertion(&jwk, "c", "https://as.example.com/token", "j", 5);
+        let jwt = client_assertion(&jwk, "c", "https://as.example.com/token", "j", 5).unwrap();
         let (header, claims) = verify(jwt.expose(), &pem.public_sec1());
         assert_eq!(header["kid"], "k1");
         assert_eq!(claims["aud"], "https://as.example.com/token");

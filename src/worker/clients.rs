@@ -173,7 +173,7 @@ fn sign(
     let jti = pkce::generate_state()
         .map_err(|_| TokenCallError::NotConfigured("no random source".into()))?;
     let audience = provider.issuer.as_deref().unwrap_or(token_url);
-    Ok(client_assertion(&key, client_id, audience, &jti, now()))
+    client_assertion(&key, client_id, audience, &jti, now()).map_err(TokenCallError::NotConfigured)
 }
 
 /// Remembers the method that worked after the basic → post retry, in the stored config (so
