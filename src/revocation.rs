@@ -10,17 +10,14 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use serde_json::Value;
 use url::form_urlencoded;
 
-use crate::auth_mode::ClientAuthMethod;
 use crate::metadata::{
     compare_issuer, issuer_metadata_urls, json_object, metadata_request, IssuerMatch,
 };
 use crate::secret::Secret;
-use crate::token::{ClientAuth, FORM_CONTENT_TYPE};
+use crate::token::{authenticate_client, ClientAuth, FORM_CONTENT_TYPE};
 use crate::transport::{HttpRequest, HttpResponse, Transport, DEFAULT_TIMEOUT_MS};
 
 /// Which token is revoked (`token_type_hint`).
@@ -139,28 +136,9 @@ pub fn revocation_request(
     if token.is_empty() {
         return Err("the connection holds no token".into());
     }
-    let secret = || match &client.client_secret {
-        Some(s) if !s.is_empty() => Ok(s),
-        _ => Err(format!(
-            "token_endpoint_auth_method {} needs a client_secret",
-            client.method
-        )),
-    };
     let mut params: Vec<(&str, &str)> =
         vec![("token", token.expose()), ("token_type_hint", kind.hint())];
-    let mut authorization = None;
-    match client.method {
-        ClientAuthMethod::ClientSecretBasic => {
-            let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            let pair = format!("{}:{}", enc(&client.client_id), enc(secret()?.expose()));
-            authorization = Some(format!("Basic {}", STANDARD.encode(pair)));
-        }
-        ClientAuthMethod::ClientSecretPost => {
-            params.push(("client_id", &client.client_id));
-            params.push(("client_secret", secret()?.expose()));
-        }
-        ClientAuthMethod::None => params.push(("client_id", &client.client_id)),
-    }
+    let authorization = authenticate_client(client, &mut params).map_err(|e| e.message)?;
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
         .finish();
@@ -234,6 +212,9 @@ pub async fn revoke(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth_mode::ClientAuthMethod;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
 
     fn json(status: u16, body: &str) -> HttpResponse {
         let mut r = HttpResponse::new(status);
@@ -354,6 +335,7 @@ mod tests {
             client_id: "c".into(),
             client_secret: None,
             method: ClientAuthMethod::ClientSecretBasic,
+            assertion: None,
         };
         assert!(revocation_request(
             "https://as.example/revoke",

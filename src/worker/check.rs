@@ -91,7 +91,8 @@ pub async fn run(
     }
 
     // 2. The registered client.
-    let callback = s.callback_url();
+    // The redirect URI the client is registered with (the server's own, or the documented one).
+    let callback = super::clients::redirect_uri_for(s, &provider);
     let resource = config
         .auth
         .as_ref()
@@ -152,7 +153,7 @@ pub async fn run(
                         .as_ref()
                         .and_then(|a| a.token_client())
                         .and_then(|tc| tc.resource);
-                    match person_token(db, s, id, actor, &c, &config).await? {
+                    match person_token(db, s, &row, actor, &c, &config).await? {
                         Ok(token) => {
                             tools = call_tools(
                                 &transport,
@@ -182,34 +183,20 @@ pub async fn run(
 async fn person_token(
     db: &D1Database,
     s: &Settings,
-    id: &str,
+    row: &store::ServerRow,
     actor: &str,
     conn: &store::ConnectionRow,
     config: &crate::config::ServerConfig,
 ) -> ApiResult<Result<crate::secret::Secret, Finding>> {
-    let t = tokens::open_tokens(s, id, actor, &conn.tokens_sealed)?;
+    let t = tokens::open_tokens(s, &row.id, actor, &conn.tokens_sealed)?;
     if t.expires_at.is_none_or(|e| now() + s.refresh_leeway < e) {
         return Ok(Ok(t.access_token));
     }
-    let Some(tc) = config.auth.as_ref().and_then(|a| a.token_client()) else {
+    let Some(auth) = config.auth.as_ref() else {
         return Ok(Ok(t.access_token));
     };
-    let resource = tc
-        .resource
-        .clone()
-        .unwrap_or_else(|| config.endpoint.clone());
-    match tokens::user_token(db, s, id, actor, &tc, &resource).await {
-        Ok(mut resp) => {
-            let body: Value = serde_json::from_str(&resp.text().await?).unwrap_or(Value::Null);
-            Ok(body["access_token"]
-                .as_str()
-                .map(crate::secret::Secret::new)
-                .ok_or_else(|| Finding {
-                    code: "token_refresh_failed",
-                    message: "The refreshed token could not be read.".into(),
-                    fix: "Check the Worker's log.".into(),
-                }))
-        }
+    match tokens::user_token(db, s, row, actor, auth, &config.endpoint, None).await {
+        Ok(fresh) => Ok(Ok(fresh.access_token)),
         Err(e) => {
             let code = e
                 .errors

@@ -10,7 +10,7 @@ use super::http::{
 };
 use super::idempotency::{self, Begin};
 use super::store::{self, ServerRow};
-use super::{connections, not_found, now, rfc3339, tokens, Settings};
+use super::{challenge, connections, not_found, now, rfc3339, tokens, Settings};
 use crate::config::{validate_server_config, AuthConfig, ServerConfig, ServerConfigBody};
 use crate::discovery::{discover, DiscoverOptions};
 use crate::error::{Error, ErrorCode};
@@ -87,6 +87,9 @@ pub async fn route(
         }
         (Method::Post, ["agents", agent, "mcp-servers", id, "access-token"]) => {
             tokens::access_token(req, db, s, agent, id).await
+        }
+        (Method::Post, ["agents", agent, "mcp-servers", id, "challenge"]) => {
+            challenge::challenge(req, db, s, agent, id).await
         }
         (Method::Post, ["session-tickets"]) => {
             match idempotency::begin(req, db, s, "session-tickets.create").await? {
@@ -214,7 +217,7 @@ async fn discover_route(req: &mut Request, s: &Settings) -> ApiResult {
     Ok(json_response(&result, 200))
 }
 
-fn provision_error(e: ProvisionError) -> ApiError {
+pub fn provision_error(e: ProvisionError) -> ApiError {
     match e {
         ProvisionError::Invalid(errors) => ApiError::invalid(&errors),
         ProvisionError::NotHydrated(errors, d) => ApiError::invalid(&errors).with("discovery_result", to_value(&d)),
@@ -260,11 +263,15 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-async fn run_provision(input: &Value, s: &Settings) -> ApiResult<Provisioned> {
+async fn run_provision(input: &Value, s: &Settings, id: &str) -> ApiResult<Provisioned> {
     let callback = s.callback_url();
+    let redirect = super::clients::server_redirect_uri(s, id);
+    let cimd = super::clients::cimd_for(s, id);
     let options = ProvisionOptions {
         policy: s.policy(),
         callback_url: &callback,
+        server_redirect_uri: Some(&redirect),
+        cimd: cimd.as_ref().map(|(u, r)| (u.as_str(), r.as_str())),
         timeout_ms: crate::transport::DEFAULT_TIMEOUT_MS,
     };
     provision(input, &s.transport(), &options)
@@ -272,7 +279,7 @@ async fn run_provision(input: &Value, s: &Settings) -> ApiResult<Provisioned> {
         .map_err(provision_error)
 }
 
-fn row_for(
+pub fn row_for(
     id: &str,
     p: &ServerConfigBody,
     provider: &Provider,
@@ -306,8 +313,9 @@ fn new_id() -> ApiResult<String> {
 
 async fn create(req: &mut Request, db: &D1Database, s: &Settings) -> ApiResult {
     let body = json_body(req).await?;
-    let p = run_provision(&body, s).await?;
+    // The id comes first: the server's own redirect URI carries it.
     let id = new_id()?;
+    let p = run_provision(&body, s, &id).await?;
     let row = row_for(&id, &p.body, &p.provider, s, &rfc3339(now()))?;
     store::insert_server(db, &row).await?;
     events::record(
@@ -407,7 +415,7 @@ async fn update(req: &mut Request, db: &D1Database, s: &Settings, id: &str) -> A
     merge_patch::apply(&mut merged, &patch);
     merge_patch::forget_discovered(&mut merged, &patch, &old_config.endpoint);
     let (new_row, dropped) = if obj.contains_key("config") {
-        let p = run_provision(&merged, s).await?;
+        let p = run_provision(&merged, s, id).await?;
         let dropped = merge_patch::drops_connections(
             &old_config,
             old_provider.issuer.as_deref(),
@@ -432,6 +440,9 @@ async fn update(req: &mut Request, db: &D1Database, s: &Settings, id: &str) -> A
         connections::end_all_of_server(db, s, id, "server_config_changed").await?;
     }
     store::update_server(db, &new_row, dropped).await?;
+    if obj.contains_key("config") {
+        store::protocol::clear_server_step_ups(db, id).await?;
+    }
     let mut answer = server_json(&new_row);
     answer["connections_dropped"] = json!(dropped);
     Ok(json_response(&answer, 200))

@@ -134,13 +134,16 @@ pub async fn connect(
         return Err(ApiError::not_configured("client_id or auth_url"));
     };
     let resource = resource.unwrap_or_else(|| config.endpoint.clone());
+    let scopes =
+        super::challenge::connect_scopes(db, id, &claims.actor_id, &scopes, &provider).await?;
     let pkce = pkce::generate()
         .map_err(|_| ApiError::new(500, "internal_error", "The Worker has no random source."))?;
     let state = random()?;
     let flow_id = random()?;
     let start_token = random()?;
     let created_at = now();
-    let redirect_uri = s.callback_url();
+    // The redirect URI the server's client was registered with (its own: issue 9 item 1).
+    let redirect_uri = super::clients::redirect_uri_for(s, &provider);
     let authorization_url = build_authorization_url(&AuthorizationRequest {
         auth_url,
         client_id,
@@ -374,6 +377,13 @@ pub async fn callback(req: &Request, db: &D1Database, s: &Settings) -> ApiResult
         super::connections::failed(db, s, &pending.server_id, &pending.actor_id, e.code()).await;
         return plain_error(e.code(), e.message());
     }
+    // A response bounced through another server's client arrives at that server's redirect
+    // URI (mix-up, RFC 9700 §4.4.2): refused before anything is exchanged.
+    if !crate::authorize::redirect_matches(&pending.redirect_uri, &query) {
+        let e = CallbackError::UnknownState;
+        record(db, &pending.flow_id, Some(&e)).await;
+        return plain_error(e.code(), e.message());
+    }
     let (name, result) = complete(&params, &pending, db, s).await;
     record(db, &pending.flow_id, result.as_ref().err()).await;
     // Events: connection.connected / connection.failed (with the page's error code).
@@ -477,7 +487,38 @@ async fn exchange(
             });
         }
     };
-    let tokens = parse_token_response(&response, now()).map_err(|f| CallbackError::from(&f))?;
+    let tokens = match parse_token_response(&response, now()) {
+        Ok(t) => t,
+        // discovery.md §7: client_secret_basic refused -> one client_secret_post retry.
+        Err(failure) => {
+            let build = |c: &crate::token::ClientAuth| {
+                let (redirect, verifier) = (&pending.redirect_uri, &pending.code_verifier);
+                authorization_code_request(
+                    &token_url,
+                    c,
+                    &code,
+                    redirect,
+                    verifier,
+                    &pending.resource,
+                )
+            };
+            match super::clients::retry_as_post(db, s, server, &client, &failure, &build).await {
+                Some(t) => t,
+                None => {
+                    // discovery.md §7: a DCR client the provider no longer knows is registered
+                    // once more; the person connects again with it.
+                    if failure.error() == Some("invalid_client") {
+                        let again =
+                            super::clients::register_again_after_invalid_client(db, s, server);
+                        if let Err(e) = again.await {
+                            worker::console_warn!("callback: re-registration: {:?}", e.status);
+                        }
+                    }
+                    return Err(CallbackError::from(&failure));
+                }
+            }
+        }
+    };
     let sealed = super::tokens::seal_tokens(s, &pending.server_id, &pending.actor_id, &tokens)
         .map_err(|_| CallbackError::Storage)?;
     super::store::put_connection(
@@ -492,7 +533,11 @@ async fn exchange(
     .map_err(|e| {
         worker::console_error!("callback: storing the connection failed: {e}");
         CallbackError::Storage
-    })
+    })?;
+    // A consent completed: a pending step-up of this connection is satisfied.
+    super::store::protocol::clear_step_up(db, &pending.server_id, &pending.actor_id)
+        .await
+        .map_err(|_| CallbackError::Storage)
 }
 
 /// `GET /service/mcp/consent/flows/{flow_id}`: the starter's view of a flow.

@@ -5,7 +5,9 @@
 //! (provision, discovery, registration, token, consent, ticket, seal) and D1 statements. Built
 //! only for wasm32 with the `worker` feature, by worker-build.
 
+mod challenge;
 mod check;
+mod clients;
 mod connections;
 mod control;
 mod events;
@@ -46,6 +48,9 @@ pub struct Settings {
     pub webhook_queue: Option<worker::Queue>,
     /// `WEBHOOK_RETRY_BASE_SECONDS` (default 30): the first retry's delay, doubled per try.
     pub webhook_retry_base: u32,
+    /// `CIMD_URL`: a client ID metadata document served elsewhere, used as the CIMD
+    /// `client_id` of every server; `None`: the Worker serves one per server.
+    pub cimd_url: Option<String>,
     /// `connect` calls allowed per actor and minute (`CONNECT_RATE_PER_MINUTE`, default 20).
     pub connect_per_minute: u64,
     /// Runtime `discover` calls allowed per actor and minute (`DISCOVER_RATE_PER_MINUTE`,
@@ -141,6 +146,15 @@ impl Settings {
                 "WEBHOOK_RETRY_BASE_SECONDS must be a whole number of seconds".to_owned()
             })?,
         };
+        let cimd_url = match read("CIMD_URL").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(v) => match url::Url::parse(v.trim()) {
+                Ok(u) if u.scheme() == "https" && u.fragment().is_none() => {
+                    Some(v.trim().to_owned())
+                }
+                _ => return Err("CIMD_URL must be an https URL without a fragment".into()),
+            },
+        };
         let per_minute = |name: &str, default: u64| -> Result<u64, String> {
             match read(name) {
                 None => Ok(default),
@@ -153,6 +167,7 @@ impl Settings {
         let connect_per_minute = per_minute("CONNECT_RATE_PER_MINUTE", 20)?;
         let discover_per_minute = per_minute("DISCOVER_RATE_PER_MINUTE", 10)?;
         Ok(Settings {
+            cimd_url,
             admin_key,
             ticket_key,
             seal_key,
@@ -308,6 +323,9 @@ async fn route(mut req: Request, env: &Env, s: &Settings) -> ApiResult {
         }
         (Method::Post, ["service", "mcp", "discover"]) => {
             flows::discover_route(&mut req, &db()?, s).await
+        }
+        (Method::Get, [".well-known", "mcp-authlink", "servers", id, "client-metadata.json"]) => {
+            clients::metadata_document(&db()?, s, id).await
         }
         (m, ["service", "mcp", "agents", agent, "servers", rest @ ..]) => {
             let claims = runtime::authenticate(&req, s, agent)?;

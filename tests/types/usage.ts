@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const v = validateServerConfig({ name: "x", config: { endpoint: "https://mcp.example.com/mcp" } });
   if (v.ok) {
     const config: ServerConfig = hydrateServerConfig(v.value.config, result);
-    if (config.auth?.type === "oauth_client_credentials") console.log(config.auth.client_secret.length);
+    if (config.auth?.type === "oauth_client_credentials") console.log(config.auth.client_secret?.length ?? config.auth.private_key);
   } else {
     const errors: ConfigError[] = v.errors;
     console.log(errors.map((e) => `${e.path}: ${e.code}`));

@@ -219,7 +219,7 @@ test("a flow never started through the start route cannot complete", async () =>
   const started = await startConsent(w, c, { browser: newBrowser() });
   const state = new URL(started.location).searchParams.get("state");
   await w.db.prepare("UPDATE pending_consents SET binding_hash = NULL WHERE flow_id = ?").bind(c.flow_id).run();
-  assertPage400(await callback(w, { code: "x", state, iss: s.issuer }), "binding_missing");
+  assertPage400(await callback(w, { code: "x", state, iss: s.issuer, s: server.id }), "binding_missing");
 });
 
 test("one pending consent per actor and server: a new connect replaces the old one", async () => {
@@ -269,7 +269,7 @@ test("flow status: the provider's refusal and an expired consent are errors with
   const ticket = await as("refused");
   const { flowId, providerUrl } = await startedFlow(w, ticket, AGENT, server.id);
   const state = new URL(providerUrl).searchParams.get("state");
-  assert.equal((await callback(w, { error: "access_denied", state, iss: s.issuer })).status, 400);
+  assert.equal((await callback(w, { error: "access_denied", state, iss: s.issuer, s: server.id })).status, 400);
   const f = (await flowStatus(w, ticket, flowId)).json;
   assert.equal(f.status, "error");
   assert.equal(f.error.code, "access_denied");
@@ -334,7 +334,7 @@ test("redirect mode: the callback sends the browser back to return_to with the o
 
   const { flowId, providerUrl } = await startedFlow(w, ticket, AGENT, server.id, { return_to: `${APP_ORIGIN}/x` });
   const state = new URL(providerUrl).searchParams.get("state");
-  const denied = await callback(w, { error: "access_denied", state, iss: s.issuer });
+  const denied = await callback(w, { error: "access_denied", state, iss: s.issuer, s: server.id });
   assert.equal(denied.status, 303);
   const deniedBack = new URL(denied.headers.get("location"));
   assert.deepEqual(JSON.parse(new URLSearchParams(deniedBack.hash.slice(1)).get("mcp-authlink")), {
@@ -350,7 +350,7 @@ test("provider text on the page: format characters stripped, length capped, labe
   const { providerUrl } = await startedFlow(w, ticket, AGENT, server.id);
   const state = new URL(providerUrl).searchParams.get("state");
   const description = `Pay \u202Egnp.exe\u202C now\u200B\u2066x\u2069\uFEFF ${"z".repeat(500)}`;
-  const r = await callback(w, { error: "access_denied", error_description: description, state, iss: s.issuer });
+  const r = await callback(w, { error: "access_denied", error_description: description, state, iss: s.issuer, s: server.id });
   assert.equal(r.status, 400);
   for (const ch of ["\u202E", "\u202C", "\u200B", "\u2066", "\u2069", "\uFEFF"]) {
     assert.ok(!r.text.includes(ch), `U+${ch.codePointAt(0).toString(16)} removed`);

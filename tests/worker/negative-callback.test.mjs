@@ -147,7 +147,7 @@ test("two concurrent callbacks with one state: exactly one connects", async () =
 test("missing code: 400 missing_code, nothing stored", async () => {
   // With the iss this provider always sends (it advertises RFC 9207).
   const state = await stateOf(w, await as("nocode"), AGENT, server.id);
-  const r = await callback(w, { state, iss: s.issuer });
+  const r = await callback(w, { state, iss: s.issuer, s: server.id });
   await assertRefused(r, "missing_code", "nocode", /neither an authorization code nor an error/);
 
   // State only, from a provider that does not advertise iss.
@@ -158,7 +158,7 @@ test("missing code: 400 missing_code, nothing stored", async () => {
   const quiet = await createServer(w, "no-iss", { endpoint: s.endpoint, auth: { type: CONFIDENTIAL } }, [AGENT]);
   assert.equal(quiet.provider.authorization_response_iss_parameter_supported, false);
   const state2 = await stateOf(w, await as("nocode"), AGENT, quiet.id);
-  const r2 = await callback(w, { state: state2 });
+  const r2 = await callback(w, { state: state2, s: quiet.id });
   assert.equal(pageCode(r2), "missing_code");
   assert.equal(await connectionsOf("nocode"), 0);
   assert.equal(tokenRequests(), 0);
@@ -168,7 +168,7 @@ test("missing code: 400 missing_code, nothing stored", async () => {
 test("the provider's error=access_denied: 400 page, its description rendered inert", async () => {
   const state = await stateOf(w, await as("deny"), AGENT, server.id);
   const payload = "<script>alert(1)</script>";
-  const r = await callback(w, { error: "access_denied", error_description: payload, state, iss: s.issuer });
+  const r = await callback(w, { error: "access_denied", error_description: payload, state, iss: s.issuer, s: server.id });
   await assertRefused(r, "access_denied", "deny", /Access was not granted \(access_denied\)/);
   assert.ok(!r.text.includes(payload), "the raw markup must not appear");
   assert.ok(r.text.includes("&lt;script&gt;alert(1)&lt;/script&gt;"), r.text);
@@ -273,7 +273,7 @@ test("callback page: nonce CSP, no-store, no-referrer, and postMessage to exactl
 
   const { flowId, providerUrl } = await startedFlow(w, ticket, AGENT, server.id);
   const state = new URL(providerUrl).searchParams.get("state");
-  const denied = await callback(w, { error: "access_denied", state, iss: s.issuer });
+  const denied = await callback(w, { error: "access_denied", state, iss: s.issuer, s: server.id });
   assert.equal(denied.status, 400);
   const n2 = assertPageHeaders(denied);
   assert.notEqual(n1, n2, "a fresh nonce per page");

@@ -3,6 +3,7 @@
 
 pub mod flows;
 pub mod platform;
+pub mod protocol;
 
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
