@@ -147,9 +147,7 @@ impl Run<'_, '_> {
         let timeout = self.options.timeout_ms;
         let probe = self.fetcher.launch(probe_request(&endpoint, timeout));
         if self.options.speculate {
-            for u in metadata::prm_candidates(&self.endpoint, None) {
-                self.prefetch(&u);
-            }
+            self.prefetch_prm(None);
             for u in metadata::issuer_metadata_urls(&metadata::origin(&self.endpoint))
                 .unwrap_or_default()
             {
@@ -224,24 +222,22 @@ impl Run<'_, '_> {
             return Ok(self.finish(DiscoveryResult::default()));
         }
 
-        // §4 authorization server metadata (or the legacy fallback to the origin).
+        // §4 authorization server metadata (or legacy mode: the origin, §3).
+        let mut defaults = None;
         let (authorization_servers, search) = match &prm {
-            Some((_, p)) => (
-                p.authorization_servers.clone(),
-                self.find_authorization_server(&p.authorization_servers)
-                    .await?,
-            ),
+            Some((url, p)) => {
+                let listed = self.at_most_tried(url, &p.authorization_servers);
+                let search = self.find_authorization_server(&listed, false).await?;
+                (listed, search)
+            }
             None => {
                 let origin = vec![metadata::origin(&self.endpoint)];
-                let search = self.find_authorization_server(&origin).await?;
-                (
-                    if search.found.is_some() {
-                        origin
-                    } else {
-                        Vec::new()
-                    },
-                    search,
-                )
+                let search = self.find_authorization_server(&origin, true).await?;
+                if search.found.is_none() {
+                    defaults = self.default_endpoints(&origin[0]).await?;
+                }
+                let known = search.found.is_some() || defaults.is_some();
+                (if known { origin } else { Vec::new() }, search)
             }
         };
         let as_evidence = if search.found.is_some() {
@@ -261,7 +257,12 @@ impl Run<'_, '_> {
                 .map(|(_, p)| p.scopes_supported.clone())
                 .unwrap_or_default()
         };
-        let asm = search.found.unwrap_or_default();
+        let mut asm = search.found.unwrap_or_default();
+        if let Some([authorize, token, register]) = defaults {
+            asm.authorization_endpoint = Some(authorize);
+            asm.token_endpoint = Some(token);
+            asm.registration_endpoint = Some(register);
+        }
         let found = as_evidence == AsEvidence::Usable;
         let result = DiscoveryResult {
             requires_auth: true,
@@ -325,6 +326,70 @@ impl Run<'_, '_> {
                 None
             }
         }
+    }
+
+    /// Launches the PRM candidates early, all but the root URL (unless the challenge named
+    /// it): `auth/metadata-default` treats a root PRM request sent before the path-aware one
+    /// failed as a fault (discovery.md §4).
+    fn prefetch_prm(&self, from_challenge: Option<&str>) {
+        let root = metadata::prm_root(&self.endpoint);
+        for u in metadata::prm_candidates(&self.endpoint, from_challenge) {
+            if u != root || from_challenge == Some(root.as_str()) {
+                self.prefetch(&u);
+            }
+        }
+    }
+
+    /// The PRM's authorization servers that are tried: the first
+    /// [`metadata::MAX_AUTHORIZATION_SERVERS`], with a warning when there were more.
+    fn at_most_tried(&mut self, prm_url: &str, listed: &[String]) -> Vec<String> {
+        let max = metadata::MAX_AUTHORIZATION_SERVERS;
+        if listed.len() > max {
+            self.warn(
+                Warning::new(
+                    WarningCode::TooManyAuthorizationServers,
+                    format!(
+                        "The protected resource metadata at {prm_url} lists {} authorization servers: only the first {max} were tried.",
+                        listed.len()
+                    ),
+                )
+                .with_url(prm_url),
+            );
+        }
+        listed.iter().take(max).cloned().collect()
+    }
+
+    /// Legacy mode without metadata (discovery.md §3): the 2025-03-26 default endpoints, when
+    /// one `GET <origin>/authorize` shows that they exist.
+    async fn default_endpoints(&mut self, origin: &str) -> Result<Option<[String; 3]>> {
+        let urls = metadata::default_endpoints(origin);
+        if self.options.policy.check_str(&urls[0]).is_err() {
+            return Ok(None);
+        }
+        let ticket = self
+            .fetcher
+            .launch(HttpRequest::get(&urls[0]).timeout_ms(self.options.timeout_ms));
+        let answer = self.fetcher.answer(ticket).await;
+        let status = match answer.as_ref() {
+            Ok(resp) => resp.status,
+            Err(e) if e.kind == TransportErrorKind::Aborted => return Err(aborted()),
+            Err(_) => return Ok(None),
+        };
+        if !metadata::shows_default_endpoints(status) {
+            return Ok(None);
+        }
+        self.fetcher.mark_used(ticket);
+        self.warn(
+            Warning::new(
+                WarningCode::DefaultEndpoints,
+                format!(
+                    "The server publishes no metadata, but {} answered HTTP {status}: the 2025-03-26 default endpoints {}, {} and {} are used.",
+                    urls[0], urls[0], urls[1], urls[2]
+                ),
+            )
+            .with_url(urls[0].as_str()),
+        );
+        Ok(Some(urls))
     }
 
     fn prefetch(&self, url: &str) {
@@ -392,9 +457,7 @@ impl Run<'_, '_> {
     ) -> Result<(PrmEvidence, Option<(String, ProtectedResource)>)> {
         let candidates = metadata::prm_candidates(&self.endpoint, from_challenge);
         if self.options.speculate {
-            for u in &candidates {
-                self.prefetch(u);
-            }
+            self.prefetch_prm(from_challenge);
         }
         let mut saw_json_object = false;
         for url in candidates {
@@ -436,7 +499,13 @@ impl Run<'_, '_> {
         ))
     }
 
-    async fn find_authorization_server(&mut self, entries: &[String]) -> Result<AsSearch> {
+    /// `legacy`: the entry is the endpoint's origin (discovery.md §3, legacy mode), whose
+    /// document is used whatever its issuer says, with warning `legacy_metadata`.
+    async fn find_authorization_server(
+        &mut self,
+        entries: &[String],
+        legacy: bool,
+    ) -> Result<AsSearch> {
         let mut search = AsSearch::default();
         for entry in entries {
             let Some(cands) = metadata::issuer_candidates(entry) else {
@@ -497,6 +566,13 @@ impl Run<'_, '_> {
                         Warning::new(
                             WarningCode::IssuerTrailingSlash,
                             format!("The metadata at {url} names issuer {:?}, which differs from {:?} by a trailing slash only: accepted.", asm.issuer, cands.issuer),
+                        )
+                        .with_url(url.as_str()),
+                    ),
+                    IssuerMatch::Mismatch if legacy => self.warn(
+                        Warning::new(
+                            WarningCode::LegacyMetadata,
+                            format!("The server has no protected resource metadata; the metadata at {url} on its own origin names issuer {:?}, not {:?}: used all the same, as the 2025-03-26 revision did.", asm.issuer, cands.issuer),
                         )
                         .with_url(url.as_str()),
                     ),
