@@ -240,7 +240,9 @@ impl Run<'_, '_> {
                 (if known { origin } else { Vec::new() }, search)
             }
         };
-        let as_evidence = if search.found.is_some() {
+        // The default endpoints count as usable: the server showed that it has them (and
+        // provisioning relies on this evidence to hydrate and register).
+        let as_evidence = if search.found.is_some() || defaults.is_some() {
             AsEvidence::Usable
         } else if search.saw_json_object {
             AsEvidence::Rejected
@@ -257,13 +259,14 @@ impl Run<'_, '_> {
                 .map(|(_, p)| p.scopes_supported.clone())
                 .unwrap_or_default()
         };
+        // A document (not the default endpoints) says what PKCE and issuer are.
+        let found = search.found.is_some();
         let mut asm = search.found.unwrap_or_default();
         if let Some([authorize, token, register]) = defaults {
             asm.authorization_endpoint = Some(authorize);
             asm.token_endpoint = Some(token);
             asm.registration_endpoint = Some(register);
         }
-        let found = as_evidence == AsEvidence::Usable;
         let result = DiscoveryResult {
             requires_auth: true,
             resource: Some(match &prm {
