@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::binding::strip_format_chars;
 use crate::secret::Secret;
 use crate::token::{clean, TokenFailure};
 
@@ -13,6 +14,18 @@ use crate::token::{clean, TokenFailure};
 pub const PENDING_TTL_SECS: u64 = 900;
 /// Longest value kept for a callback parameter (4 KiB); a longer one is refused.
 pub const MAX_PARAM_BYTES: usize = 4 * 1024;
+
+/// Longest provider-supplied description quoted on the page, in characters.
+pub const MAX_PROVIDER_TEXT_CHARS: usize = 200;
+/// The words that introduce a provider's own text on the page.
+pub const PROVIDER_LABEL: &str = "The provider's own words (not checked by this service):";
+
+/// A provider-supplied text as the page quotes it: Unicode format characters (bidi controls,
+/// zero-width characters) removed, controls and whitespace runs as one space, at most
+/// [`MAX_PROVIDER_TEXT_CHARS`] characters.
+pub fn provider_words(s: &str) -> String {
+    clean(&strip_format_chars(s), MAX_PROVIDER_TEXT_CHARS)
+}
 
 /// The error codes of RFC 6749 §4.1.2.1 that an authorization response may carry.
 const RFC6749_AUTHZ_ERRORS: [&str; 7] = [
@@ -40,8 +53,19 @@ pub struct PendingConsent {
     /// The metadata said `authorization_response_iss_parameter_supported` (RFC 9207).
     pub iss_required: bool,
     pub resource: String,
-    /// The frontend origin to notify by `postMessage` (already checked against the allow list).
+    /// The frontend origin to notify by `postMessage` (already checked against the allow list):
+    /// the `Origin` of the start request, set when the flow is started.
     pub return_origin: Option<String>,
+    /// The flow's public id (what `connect` answered and the status route takes).
+    #[serde(default)]
+    pub flow_id: String,
+    /// Redirect mode: where the callback sends the browser back, the outcome in the fragment
+    /// (already checked against the allow list, without fragment).
+    #[serde(default)]
+    pub return_to: Option<String>,
+    /// The provider's authorization URL the start route redirects to.
+    #[serde(default)]
+    pub authorization_url: String,
     /// Unix seconds.
     pub created_at: u64,
     /// Unix seconds; the consent is expired from this instant on.
@@ -134,6 +158,13 @@ pub enum CallbackError {
     },
     /// Storing the connection failed.
     Storage,
+    /// This browser holds no binding cookie for the flow: it is not the browser that started
+    /// it (or the flow was never started through the start route).
+    BindingMissing,
+    /// This browser's binding cookie is not the flow's.
+    BindingMismatch,
+    /// The token endpoint is a target the deployment refuses (private address, `http:`).
+    BlockedTarget,
 }
 
 impl CallbackError {
@@ -154,6 +185,9 @@ impl CallbackError {
             CallbackError::IssuerMissing => "issuer_missing",
             CallbackError::TokenExchange { .. } => "token_exchange_failed",
             CallbackError::Storage => "storage_error",
+            CallbackError::BindingMissing => "binding_missing",
+            CallbackError::BindingMismatch => "binding_mismatch",
+            CallbackError::BlockedTarget => "blocked_target",
         }
     }
 
@@ -185,9 +219,9 @@ impl CallbackError {
             CallbackError::ProviderError { error, description } => {
                 let desc = description
                     .as_deref()
-                    .map(|d| clean(d, 300))
+                    .map(provider_words)
                     .filter(|d| !d.is_empty())
-                    .map(|d| format!(" The provider said: \u{201c}{d}\u{201d}."))
+                    .map(|d| format!(" {PROVIDER_LABEL} \u{201c}{d}\u{201d}."))
                     .unwrap_or_default();
                 match error.as_str() {
                     "access_denied" => format!(
@@ -200,7 +234,7 @@ impl CallbackError {
                     ),
                     _ => format!(
                         "The provider refused the request ({}).{desc} {AGAIN} {ADMIN}",
-                        clean(error, 80)
+                        clean(&strip_format_chars(error), 80)
                     ),
                 }
             }
@@ -226,11 +260,14 @@ impl CallbackError {
                     (Some(e), _) => {
                         let desc = description
                             .as_deref()
-                            .map(|d| clean(d, 300))
+                            .map(provider_words)
                             .filter(|d| !d.is_empty())
-                            .map(|d| format!(": {d}"))
+                            .map(|d| format!(" ({PROVIDER_LABEL} \u{201c}{d}\u{201d})"))
                             .unwrap_or_default();
-                        format!("the OAuth error {}{desc}", clean(e, 80))
+                        format!(
+                            "the OAuth error {}{desc}",
+                            clean(&strip_format_chars(e), 80)
+                        )
                     }
                     (None, Some(n)) => n.clone(),
                     (None, None) => "an unusable answer".to_owned(),
@@ -243,6 +280,19 @@ impl CallbackError {
             CallbackError::Storage => format!(
                 "Access was granted, but the connection could not be saved. {AGAIN} If it \
                  happens again, tell the administrator."
+            ),
+            CallbackError::BindingMissing => "This browser did not start this consent (it \
+                holds no consent cookie for it), so nothing was connected, for anyone. Finish \
+                connecting in the browser where Connect was pressed: start again from the app \
+                there."
+                .to_owned(),
+            CallbackError::BindingMismatch => "This consent belongs to another browser (the \
+                consent cookie does not match), so nothing was connected, for anyone. Start \
+                connecting again from the app in this browser."
+                .to_owned(),
+            CallbackError::BlockedTarget => format!(
+                "Access was granted, but the server's token endpoint is an address this \
+                 deployment refuses to call (blocked_target), so nothing was connected. {ADMIN}"
             ),
         }
     }

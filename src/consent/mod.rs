@@ -6,22 +6,32 @@
 //!
 //! The adapter's order:
 //! 1. [`parse_callback_query`], then [`state_param`] (fails before anything is consumed);
-//! 2. consume the [`PendingConsent`] for that state atomically (none: [`CallbackError::UnknownState`]);
+//! 2. consume the [`PendingConsent`] for that state atomically (none: [`CallbackError::UnknownState`]),
+//!    then [`check_binding`] against the browser's cookie (binding.rs: the consent is bound to
+//!    the browser that started it);
 //! 3. [`check_callback`] gives the code, then the token exchange
 //!    (a [`TokenFailure`](crate::token::TokenFailure) becomes [`CallbackError::TokenExchange`])
 //!    and storage ([`CallbackError::Storage`]);
 //! 4. [`render`] a [`ConsentPage`] ([`ConsentPage::connected`] or [`ConsentPage::error`]) with
 //!    a fresh [`new_nonce`].
 
+mod binding;
 mod callback;
 mod page;
 
 #[cfg(test)]
 mod tests;
 
+pub use binding::{
+    check_binding, check_return_to, check_start_origin, clear_cookie, constant_time_eq,
+    cookie_name, cookie_values, is_format_char, return_url, secret_hash, set_cookie,
+    strip_format_chars, FlowOutcome, ReturnToNotAllowed, StartError, CONSENT_PATH, FIELD_FLOW_ID,
+    FIELD_START_TOKEN, FRAGMENT_KEY, OUTCOME_TTL_SECS, START_PATH, START_TTL_SECS,
+};
 pub use callback::{
-    check_callback, parse_callback_query, state_param, CallbackError, CallbackParams,
-    PendingConsent, MAX_PARAM_BYTES, PENDING_TTL_SECS,
+    check_callback, parse_callback_query, provider_words, state_param, CallbackError,
+    CallbackParams, PendingConsent, MAX_PARAM_BYTES, MAX_PROVIDER_TEXT_CHARS, PENDING_TTL_SECS,
+    PROVIDER_LABEL,
 };
 pub use page::{
     escape_html, json_for_script, new_nonce, render, ConsentPage, PageStatus, Rendered,

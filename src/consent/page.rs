@@ -58,6 +58,8 @@ pub struct ConsentPage {
     /// The origin to `postMessage` to. Only a serialised http(s) origin is used; anything
     /// else (`*`, a path, a URL with a path) gives the plain page.
     pub return_origin: Option<String>,
+    /// The flow's id, posted to the opener as `flow_id` (`None` when unknown).
+    pub flow_id: Option<String>,
 }
 
 impl ConsentPage {
@@ -77,6 +79,7 @@ impl ConsentPage {
             error_code: None,
             message,
             return_origin: pending.return_origin.clone(),
+            flow_id: Some(pending.flow_id.clone()).filter(|f| !f.is_empty()),
         }
     }
 
@@ -94,6 +97,7 @@ impl ConsentPage {
             error_code: Some(err.code().to_owned()),
             message: err.message(),
             return_origin: pending.and_then(|p| p.return_origin.clone()),
+            flow_id: pending.map(|p| p.flow_id.clone()).filter(|f| !f.is_empty()),
         }
     }
 }
@@ -233,6 +237,7 @@ pub fn render(page: &ConsentPage, nonce: &str) -> Rendered {
     if let (Some(origin), Some(n)) = (origin, nonce) {
         let mut message = Map::new();
         message.insert("type".into(), json!(MESSAGE_TYPE));
+        message.insert("flow_id".into(), json!(page.flow_id));
         message.insert("status".into(), json!(page.status.as_str()));
         message.insert("server_id".into(), json!(page.server_id));
         if !connected {

@@ -20,6 +20,9 @@ fn pending() -> PendingConsent {
         iss_required: false,
         resource: "https://mcp.example.com/mcp".into(),
         return_origin: Some(ORIGIN.into()),
+        flow_id: "flow_1".into(),
+        return_to: None,
+        authorization_url: "https://auth.example.com/authorize?state=st4te".into(),
         created_at: 1_000,
         expires_at: 1_000 + PENDING_TTL_SECS,
     }
@@ -225,7 +228,12 @@ fn token_failures_become_token_exchange_failed() {
     };
     let e = CallbackError::from(&oauth);
     assert_eq!(e.code(), "token_exchange_failed");
-    assert!(e.message().contains("invalid_grant: code reused"), "{e}");
+    assert!(
+        e.message().contains(
+            "invalid_grant (The provider's own words (not checked by this service): \u{201c}code reused\u{201d})"
+        ),
+        "{e}"
+    );
     let html = TokenFailure::NotJson {
         status: 200,
         looks_like_html: true,
@@ -336,7 +344,7 @@ fn posts_to_exactly_the_return_origin_never_star() {
     assert_eq!(data["target_origin"], ORIGIN);
     assert_eq!(
         data["message"],
-        serde_json::json!({"type": MESSAGE_TYPE, "status": "connected", "server_id": "srv_1"})
+        serde_json::json!({"type": MESSAGE_TYPE, "flow_id": "flow_1", "status": "connected", "server_id": "srv_1"})
     );
     assert!(r
         .body
@@ -387,4 +395,142 @@ fn nonces_are_fresh_base64url() {
     assert_ne!(a, new_nonce());
     let r = render(&ConsentPage::connected(&pending(), None), &a);
     assert!(header(&r, "content-security-policy").contains(&format!("'nonce-{a}'")));
+}
+
+// --- the browser binding (binding.rs) ----------------------------------------------------
+
+#[test]
+fn binding_cookie_names_and_attributes() {
+    let secure = set_cookie("f1", "b1nd", true, 900);
+    assert_eq!(
+        secure,
+        "__Host-mcp-authlink-consent-f1=b1nd; Max-Age=900; Path=/; Secure; HttpOnly; SameSite=Lax"
+    );
+    let dev = set_cookie("f1", "b1nd", false, 900);
+    assert_eq!(
+        dev,
+        "mcp-authlink-consent-f1=b1nd; Max-Age=900; Path=/service/mcp/consent; HttpOnly; SameSite=Lax"
+    );
+    assert!(clear_cookie("f1", true)
+        .starts_with("__Host-mcp-authlink-consent-f1=; Max-Age=0; Path=/; Secure"));
+}
+
+#[test]
+fn the_binding_must_match_its_stored_hash() {
+    let stored = secret_hash("the-binding");
+    let name = cookie_name("f1", false);
+    let header = format!("other=1; {name}=the-binding; x=y");
+    let values = cookie_values(Some(&header), &name);
+    assert_eq!(values, vec!["the-binding".to_owned()]);
+    assert_eq!(check_binding(&values, Some(&stored)), Ok(()));
+    assert_eq!(
+        check_binding(&[], Some(&stored)),
+        Err(CallbackError::BindingMissing)
+    );
+    assert_eq!(
+        check_binding(&values, None),
+        Err(CallbackError::BindingMissing),
+        "a flow that was never started cannot complete"
+    );
+    assert_eq!(
+        check_binding(&["wrong".to_owned()], Some(&stored)),
+        Err(CallbackError::BindingMismatch)
+    );
+    // The cookie of another flow does not count.
+    assert!(cookie_values(Some(&header), &cookie_name("f2", false)).is_empty());
+    // The stored hash itself is not a binding.
+    assert_eq!(
+        check_binding(std::slice::from_ref(&stored), Some(&stored)),
+        Err(CallbackError::BindingMismatch)
+    );
+    assert_eq!(CallbackError::BindingMissing.code(), "binding_missing");
+    assert_eq!(CallbackError::BindingMismatch.code(), "binding_mismatch");
+}
+
+#[test]
+fn start_origin_must_be_exactly_allowed() {
+    let allowed = vec![ORIGIN.to_owned()];
+    assert_eq!(
+        check_start_origin(Some(ORIGIN), &allowed),
+        Ok(ORIGIN.to_owned())
+    );
+    for o in [
+        None,
+        Some("null"),
+        Some("https://evil.example"),
+        Some("https://app.example.com/"),
+    ] {
+        assert_eq!(
+            check_start_origin(o, &allowed),
+            Err(StartError::OriginNotAllowed),
+            "{o:?}"
+        );
+    }
+}
+
+#[test]
+fn return_to_on_an_allowed_origin_only() {
+    let allowed = vec![ORIGIN.to_owned()];
+    assert_eq!(
+        check_return_to("https://app.example.com/s?x=1#frag", &allowed),
+        Ok("https://app.example.com/s?x=1".to_owned())
+    );
+    for bad in [
+        "https://evil.example/",
+        "/relative",
+        "https://user:pw@app.example.com/",
+        "javascript:alert(1)",
+        "http://app.example.com/",
+        "https://app.example.com:444/",
+    ] {
+        assert!(check_return_to(bad, &allowed).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn the_fragment_carries_the_outcome_as_json() {
+    let outcome = FlowOutcome {
+        flow_id: "f1".into(),
+        server_id: "srv 1".into(),
+        error_code: Some("access_denied".into()),
+    };
+    let url = return_url("https://app.example.com/s?x=1#old", &outcome);
+    let (base, fragment) = url.split_once('#').unwrap();
+    assert_eq!(base, "https://app.example.com/s?x=1");
+    let value: String = url::form_urlencoded::parse(fragment.as_bytes())
+        .find(|(k, _)| k == FRAGMENT_KEY)
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&value).unwrap(),
+        serde_json::json!({"flow_id": "f1", "status": "error", "server_id": "srv 1", "error": "access_denied"})
+    );
+}
+
+#[test]
+fn provider_text_loses_format_characters_and_is_capped_and_labelled() {
+    let e = CallbackError::ProviderError {
+        error: "access_denied".into(),
+        description: Some(format!(
+            "a\u{202e}b\u{200b}c\u{2066}d\u{feff}e\u{e0041} {}",
+            "z".repeat(400)
+        )),
+    };
+    let m = e.message();
+    assert!(
+        m.contains(&format!("{PROVIDER_LABEL} \u{201c}abcde ")),
+        "{m}"
+    );
+    assert!(!m.chars().any(is_format_char), "{m:?}");
+    let quoted = m
+        .split('\u{201c}')
+        .nth(1)
+        .unwrap()
+        .split('\u{201d}')
+        .next()
+        .unwrap();
+    assert_eq!(quoted.chars().count(), MAX_PROVIDER_TEXT_CHARS + 1);
+    assert!(quoted.ends_with('\u{2026}'));
+    assert_eq!(strip_format_chars("x\u{202a}y\u{2069}"), "xy");
+    assert_eq!(CallbackError::BlockedTarget.code(), "blocked_target");
 }

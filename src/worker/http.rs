@@ -128,6 +128,35 @@ pub async fn optional_json_body(req: &mut Request) -> ApiResult<Value> {
     parse_object(&bytes)
 }
 
+/// The request body, refused past `max` bytes (by `Content-Length` before reading, then by
+/// what was read).
+pub async fn read_capped(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
+    let too_large = || {
+        ApiError::new(
+            413,
+            "body_too_large",
+            format!("The body is over {max} bytes."),
+        )
+    };
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|_| ApiError::new(400, "invalid_body", "The body could not be read."))?;
+    if bytes.len() > max {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
 async fn body_bytes(req: &mut Request) -> ApiResult<Vec<u8>> {
     let bytes = req
         .bytes()
@@ -179,6 +208,14 @@ pub fn secrets_equal(a: &str, b: &str) -> bool {
         .zip(y.iter())
         .fold(0u8, |acc, (p, q)| acc | (p ^ q))
         == 0
+}
+
+/// Whether browsers call this path from the app's pages (the runtime routes that answer CORS):
+/// `/service/mcp/agents/…`, `/service/mcp/consent/flows/…` and `/service/mcp/discover`.
+pub fn is_cors_path(path: &str) -> bool {
+    path.starts_with("/service/mcp/agents/")
+        || path.starts_with("/service/mcp/consent/flows/")
+        || path == "/service/mcp/discover"
 }
 
 /// CORS headers for an allowed origin (exact match), added to a runtime-plane response.

@@ -7,6 +7,7 @@
 
 mod control;
 mod fetch;
+mod flows;
 mod http;
 mod runtime;
 mod store;
@@ -32,6 +33,11 @@ pub struct Settings {
     /// A token counts as expired this long before its `expires_at` (`REFRESH_LEEWAY_SECONDS`,
     /// default 30).
     pub refresh_leeway: u64,
+    /// `connect` calls allowed per actor and minute (`CONNECT_RATE_PER_MINUTE`, default 20).
+    pub connect_per_minute: u64,
+    /// Runtime `discover` calls allowed per actor and minute (`DISCOVER_RATE_PER_MINUTE`,
+    /// default 10).
+    pub discover_per_minute: u64,
 }
 
 impl Settings {
@@ -83,6 +89,17 @@ impl Settings {
                 "REFRESH_LEEWAY_SECONDS must be a whole number of seconds".to_owned()
             })?,
         };
+        let per_minute = |name: &str, default: u64| -> Result<u64, String> {
+            match read(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{name} must be a whole number of calls")),
+            }
+        };
+        let connect_per_minute = per_minute("CONNECT_RATE_PER_MINUTE", 20)?;
+        let discover_per_minute = per_minute("DISCOVER_RATE_PER_MINUTE", 10)?;
         Ok(Settings {
             admin_key,
             ticket_key,
@@ -91,6 +108,8 @@ impl Settings {
             allow_private,
             allowed_origins,
             refresh_leeway,
+            connect_per_minute,
+            discover_per_minute,
         })
     }
 
@@ -100,6 +119,12 @@ impl Settings {
         } else {
             TargetPolicy::SERVER
         }
+    }
+
+    /// The binding cookie is `__Host-` prefixed and `Secure` when the Worker is served over
+    /// https (plain http only on loopback in development).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_origin.starts_with("https://")
     }
 
     pub fn callback_url(&self) -> String {
@@ -146,7 +171,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     };
     let origin = req.headers().get("origin").ok().flatten();
     let path = req.path();
-    let runtime_plane = path.starts_with("/service/mcp/agents/");
+    let runtime_plane = http::is_cors_path(&path);
     let result = route(req, &env, &settings).await;
     let resp = match result {
         Ok(r) => r,
@@ -165,16 +190,31 @@ async fn route(mut req: Request, env: &Env, s: &Settings) -> ApiResult {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let db = || env.d1("DB").map_err(ApiError::from);
     match (method, segments.as_slice()) {
-        (Method::Get, ["service", "mcp", "consent", "callback"]) => {
-            runtime::callback(&req, &db()?, s).await
+        (Method::Get, ["service", "mcp", "consent", "callback"]) => match db() {
+            Ok(db) => flows::callback(&req, &db, s).await,
+            Err(e) => Err(e),
         }
-        (Method::Options, ["service", "mcp", "agents", ..]) => Ok(http::no_content()),
+        .or_else(flows::navigation_failure),
+        (Method::Post, ["service", "mcp", "consent", "start"]) => match db() {
+            Ok(db) => flows::start(&mut req, &db, s).await,
+            Err(e) => Err(e),
+        }
+        .or_else(flows::navigation_failure),
+        (Method::Options, ["service", "mcp", "agents", ..])
+        | (Method::Options, ["service", "mcp", "consent", "flows", _])
+        | (Method::Options, ["service", "mcp", "discover"]) => Ok(http::no_content()),
+        (Method::Get, ["service", "mcp", "consent", "flows", flow_id]) => {
+            flows::status(&req, &db()?, s, flow_id).await
+        }
+        (Method::Post, ["service", "mcp", "discover"]) => {
+            flows::discover_route(&mut req, &db()?, s).await
+        }
         (m, ["service", "mcp", "agents", agent, "servers", rest @ ..]) => {
             let claims = runtime::authenticate(&req, s, agent)?;
             match (m, rest) {
                 (Method::Get, []) => runtime::list(&db()?, &claims, agent).await,
                 (Method::Post, [id, "connect"]) => {
-                    runtime::connect(&mut req, &db()?, s, &claims, agent, id).await
+                    flows::connect(&mut req, &db()?, s, &claims, agent, id).await
                 }
                 (Method::Post, [id, "disconnect"]) => {
                     runtime::disconnect(&db()?, &claims, agent, id).await

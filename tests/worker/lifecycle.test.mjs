@@ -8,9 +8,10 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { authorizeByHttp, startAuthServer } from "../peers/auth-server.mjs";
+import { startAuthServer } from "../peers/auth-server.mjs";
 import { startMcpServer } from "../peers/mcp-server.mjs";
-import { ORIGIN, startWorker } from "./harness.mjs";
+import { startWorker } from "./harness.mjs";
+import { callback, consentParams } from "./scenario.mjs";
 
 const TTL = 3; // access-token lifetime at the provider, seconds
 let as, mcp, w;
@@ -54,14 +55,13 @@ async function createServer(name, auth) {
   return r.json;
 }
 
-/** connect -> consent at the provider -> callback; returns the callback's response. */
+/**
+ * connect -> the consent form POSTed from the app's origin (the Worker sets the binding cookie
+ * and answers 303 to the provider) -> consent at the provider -> callback with the cookie;
+ * returns the callback's response.
+ */
 async function consent(ticket, agent, serverId, body = {}) {
-  const c = await w.call(`/service/mcp/agents/${agent}/servers/${serverId}/connect`, { method: "POST", token: ticket, body });
-  assert.equal(c.status, 200, c.text);
-  assert.equal(c.json.requires_oauth, true);
-  const redirect = new URL(await authorizeByHttp(c.json.oauth_url));
-  assert.equal(`${redirect.origin}${redirect.pathname}`, `${ORIGIN}/service/mcp/consent/callback`);
-  return w.call(`${redirect.pathname}${redirect.search}`);
+  return callback(w, await consentParams(w, ticket, agent, serverId, body));
 }
 
 async function status(ticket, agent, serverId) {

@@ -2,8 +2,9 @@
 // oidc-provider behind the fault proxy (so the tests also see whether a code was exchanged):
 // missing, unknown, replayed, expired, concurrent and foreign states; missing code; the
 // provider's error (rendered inert); wrong and missing `iss`; doubled parameters; the page's
-// headers and postMessage target; connect with a return origin outside the allow list or to a
-// provider without PKCE S256. Each case checks that nothing was stored.
+// headers and postMessage target (the origin of the page that started the flow); connect with a
+// return_to outside the allow list or to a provider without PKCE S256. Each case checks that
+// nothing was stored. The browser binding itself: consent-binding.test.mjs.
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import {
@@ -19,6 +20,7 @@ import {
   pageCode,
   snapshot,
   startStack,
+  startedFlow,
   stateOf,
   status,
   ticketFor,
@@ -110,7 +112,7 @@ test("expired state (15 minutes passed): 400 state_expired, the state consumed, 
 test("a state belongs to the actor whose ticket started the flow; another actor's ticket cannot read or undo it", async () => {
   const alice = await as("carol");
   const bob = await as("dave");
-  // Carol's flow, finished in whatever browser: the connection is hers.
+  // Carol's flow, finished in her browser: the connection is hers.
   const params = await consentParams(w, alice, AGENT, server.id);
   assert.equal((await callback(w, params)).status, 200);
   const rows = (await w.db.prepare("SELECT actor_id FROM connections WHERE server_id = ?").bind(server.id).all()).results;
@@ -170,7 +172,10 @@ test("the provider's error=access_denied: 400 page, its description rendered ine
   await assertRefused(r, "access_denied", "deny", /Access was not granted \(access_denied\)/);
   assert.ok(!r.text.includes(payload), "the raw markup must not appear");
   assert.ok(r.text.includes("&lt;script&gt;alert(1)&lt;/script&gt;"), r.text);
-  assert.ok(!/<script/i.test(r.text), "without a return origin the page has no script at all");
+  // The only script data is the fixed message for the opener (codes, never provider text).
+  const data = island(r.text);
+  assert.deepEqual(Object.keys(data.message).sort(), ["error", "flow_id", "server_id", "status", "type"]);
+  assert.equal(data.message.error, "access_denied");
   assert.ok(!r.headers.get("content-security-policy").includes("unsafe-inline"));
   assert.equal(tokenRequests(), 0);
 });
@@ -253,26 +258,28 @@ function assertPageHeaders(r) {
   return nonce;
 }
 
-test("callback page: nonce CSP, no-store, no-referrer, and postMessage to exactly the return origin", async () => {
+test("callback page: nonce CSP, no-store, no-referrer, and postMessage to exactly the origin that started the flow", async () => {
   const ticket = await as("popup");
-  const ok = await callback(w, await consentParams(w, ticket, AGENT, server.id, { return_origin: APP_ORIGIN }));
+  const params = await consentParams(w, ticket, AGENT, server.id);
+  const ok = await callback(w, params);
   assert.equal(ok.status, 200, ok.text);
   const n1 = assertPageHeaders(ok);
   assert.deepEqual(island(ok.text), {
     target_origin: APP_ORIGIN,
-    message: { type: "mcp-authlink:consent", status: "connected", server_id: server.id },
+    message: { type: "mcp-authlink:consent", flow_id: params.flowId, status: "connected", server_id: server.id },
   });
   assert.match(ok.text, /postMessage\(data\.message, data\.target_origin\)/);
   assert.ok(!/["']\*["']/.test(ok.text), "never the wildcard target");
 
-  const state = await stateOf(w, ticket, AGENT, server.id, { return_origin: APP_ORIGIN });
+  const { flowId, providerUrl } = await startedFlow(w, ticket, AGENT, server.id);
+  const state = new URL(providerUrl).searchParams.get("state");
   const denied = await callback(w, { error: "access_denied", state, iss: s.issuer });
   assert.equal(denied.status, 400);
   const n2 = assertPageHeaders(denied);
   assert.notEqual(n1, n2, "a fresh nonce per page");
   assert.deepEqual(island(denied.text), {
     target_origin: APP_ORIGIN,
-    message: { type: "mcp-authlink:consent", status: "error", server_id: server.id, error: "access_denied" },
+    message: { type: "mcp-authlink:consent", flow_id: flowId, status: "error", server_id: server.id, error: "access_denied" },
   });
 
   // Errors before a flow is known post nothing: there is no trusted origin to post to.
@@ -281,21 +288,39 @@ test("callback page: nonce CSP, no-store, no-referrer, and postMessage to exactl
   assert.equal(island(unknown.text), null);
 });
 
-test("connect with a return_origin outside ALLOWED_RETURN_ORIGINS: 400 return_origin_not_allowed, no flow stored", async () => {
+test("connect with a return_to outside ALLOWED_RETURN_ORIGINS: 400 return_to_not_allowed, no flow stored", async () => {
   const ticket = await as("evil");
   const before = await count(w, "pending_consents");
-  for (const origin of ["https://evil.example", "*", `${APP_ORIGIN}/`, "http://127.0.0.1:3001", "HTTP://127.0.0.1:3000", 3000]) {
+  const flows = await count(w, "consent_flows");
+  for (const url of [
+    "https://evil.example/app",
+    "*",
+    "/relative/path",
+    "http://127.0.0.1:3001/app",
+    "http://user:pw@127.0.0.1:3000/app",
+    "javascript:alert(1)//127.0.0.1:3000",
+    "https://127.0.0.1:3000/app",
+  ]) {
     const r = await w.call(`/service/mcp/agents/${AGENT}/servers/${server.id}/connect`, {
       method: "POST",
       token: ticket,
-      body: { return_origin: origin },
+      body: { return_to: url },
     });
-    assert.equal(r.status, 400, `${origin}: ${r.text}`);
-    assert.equal(code(r), "return_origin_not_allowed");
-    assert.equal(r.json.errors[0].path, "return_origin");
+    assert.equal(r.status, 400, `${url}: ${r.text}`);
+    assert.equal(code(r), "return_to_not_allowed");
+    assert.equal(r.json.errors[0].path, "return_to");
     assert.match(r.json.errors[0].message, /ALLOWED_RETURN_ORIGINS/);
   }
+  const wrongType = await w.call(`/service/mcp/agents/${AGENT}/servers/${server.id}/connect`, { method: "POST", token: ticket, body: { return_to: 3000 } });
+  assert.equal(wrongType.status, 400);
+  assert.equal(code(wrongType), "invalid_type");
+  // The old field is refused by name, not ignored.
+  const old = await w.call(`/service/mcp/agents/${AGENT}/servers/${server.id}/connect`, { method: "POST", token: ticket, body: { return_origin: APP_ORIGIN } });
+  assert.equal(old.status, 400);
+  assert.equal(code(old), "unknown_field");
+  assert.equal(old.json.errors[0].path, "return_origin");
   assert.equal(await count(w, "pending_consents"), before);
+  assert.equal(await count(w, "consent_flows"), flows);
   assert.equal(s.proxy.exchanges.length, 0);
 });
 
@@ -308,7 +333,7 @@ test("connect with a body that is not a JSON object: 400 invalid_json, no flow s
     assert.equal(code(r), "invalid_json");
   }
   assert.equal(await count(w, "pending_consents"), before);
-  // An empty body is fine: return_origin is optional.
+  // An empty body is fine: return_to is optional.
   const ok = await w.call(`/service/mcp/agents/${AGENT}/servers/${server.id}/connect`, { method: "POST", token: ticket });
   assert.equal(ok.status, 200, ok.text);
   assert.equal(ok.json.requires_oauth, true);

@@ -15,6 +15,7 @@ import {
   CONFIDENTIAL,
   PUBLIC,
   attach,
+  callback,
   consentParams,
   registerClient,
   snapshot,
@@ -85,11 +86,11 @@ test("a full run, failures included, leaks no secret into responses, logs or D1"
   const ticket = await ticketFor(w, "sam", [AGENT]);
   const runtime = `/service/mcp/agents/${AGENT}/servers`;
 
-  // Consent for both authorization code servers; the second through a popup.
-  for (const [server, body] of [[conf, {}], [pub, { return_origin: "http://127.0.0.1:3000" }]]) {
+  // Consent for both authorization code servers; the second in redirect mode.
+  for (const [server, body] of [[conf, {}], [pub, { return_to: "http://127.0.0.1:3000/app" }]]) {
     const params = await consentParams(w, ticket, AGENT, server.id, body);
-    assert.equal((await w.call(`${CALLBACK}?${params}`)).status, 200);
-    assert.equal((await w.call(`${CALLBACK}?${params}`)).status, 400); // replayed
+    assert.equal((await callback(w, params)).status, body.return_to ? 303 : 200);
+    assert.equal((await callback(w, params)).status, 400); // replayed
   }
   assert.equal((await w.call(runtime, { token: ticket })).status, 200);
 
@@ -117,9 +118,9 @@ test("a full run, failures included, leaks no secret into responses, logs or D1"
     respond: { status: 400, headers: { "content-type": "application/x-www-form-urlencoded" }, body: "error=invalid_request&echo=request" },
   });
   const params = await consentParams(w, ticket, AGENT, pub.id);
-  assert.equal((await w.call(`${CALLBACK}?${params}`)).status, 400);
+  assert.equal((await callback(w, params)).status, 400);
   s.proxy.program({ method: "POST", path: "/token", when: isCode, times: 1, drop: true });
-  assert.equal((await w.call(`${CALLBACK}?${await consentParams(w, ticket, AGENT, conf.id)}`)).status, 400);
+  assert.equal((await callback(w, await consentParams(w, ticket, AGENT, conf.id))).status, 400);
   s.proxy.program({ method: "POST", path: "/reg", respond: { status: 400, json: { error: "invalid_client_metadata" } } });
   assert.equal((await w.admin("/ai/mcp-servers", { method: "POST", body: { name: "refused", config: { endpoint: s.endpoint, auth: { type: CONFIDENTIAL } } } })).status, 502);
   keep();

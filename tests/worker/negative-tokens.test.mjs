@@ -44,7 +44,7 @@ const EXCHANGE_FAULTS = [
   {
     name: "a 400 invalid_grant",
     fault: { respond: { status: 400, json: { error: "invalid_grant", error_description: "grant request is invalid" } } },
-    says: /answered 400 with the OAuth error invalid_grant: grant request is invalid/,
+    says: /answered 400 with the OAuth error invalid_grant \(The provider&#39;s own words \(not checked by this service\): \u201cgrant request is invalid\u201d\)/,
   },
   {
     name: "a 500",

@@ -77,7 +77,7 @@ export async function registerClient(issuer, metadata) {
   return json;
 }
 
-/** connect (200 asserted); returns its answer: {requires_oauth, oauth_url?}. */
+/** connect (200 asserted); returns its answer: {requires_oauth, flow_id?, consent?}. */
 export async function connect(w, ticket, agent, id, body = {}) {
   const r = await w.call(`/service/mcp/agents/${agent}/servers/${id}/connect`, { method: "POST", token: ticket, body });
   assert.equal(r.status, 200, r.text);
@@ -85,26 +85,102 @@ export async function connect(w, ticket, agent, id, body = {}) {
 }
 
 /**
- * connect, then the consent at the provider, without calling the callback: returns the
- * callback's query parameters (code, state, iss) as a URLSearchParams.
+ * A browser's cookie jar for the Worker's origin (what the binding cookie lives in). Every
+ * Worker gets a default one (`browserOf(w)`); tests of the binding make others.
  */
-export async function consentParams(w, ticket, agent, id, body = {}) {
+export function newBrowser() {
+  return { cookies: new Map() };
+}
+
+export function browserOf(w) {
+  w.browser ??= newBrowser();
+  return w.browser;
+}
+
+/** The Cookie header a browser sends to the Worker (undefined when it has none). */
+export function cookieHeader(browser) {
+  const pairs = [...browser.cookies].map(([k, v]) => `${k}=${v}`);
+  return pairs.length ? pairs.join("; ") : undefined;
+}
+
+/** Applies a response's Set-Cookie headers to a browser. */
+export function keepCookies(browser, headers) {
+  for (const line of headers.getSetCookie()) {
+    const [pair] = line.split(";");
+    const i = pair.indexOf("=");
+    const name = pair.slice(0, i).trim();
+    const value = pair.slice(i + 1).trim();
+    if (!value || /;\s*max-age=0\b/i.test(line)) browser.cookies.delete(name);
+    else browser.cookies.set(name, value);
+  }
+}
+
+/**
+ * Submits connect's consent form as the browser would (form-encoded `fields` POSTed to
+ * `consent.url`, from a page of `origin`; `origin: null` sends no Origin header). Keeps the
+ * cookies it sets in `browser`. Returns {status, headers, text, location, setCookies}.
+ */
+export async function startConsent(w, c, { origin = APP_ORIGIN, browser = browserOf(w), fields = c.consent.fields } = {}) {
+  assert.equal(c.consent.method, "POST");
+  const headers = { "content-type": "application/x-www-form-urlencoded" };
+  if (origin) headers.origin = origin;
+  const cookie = cookieHeader(browser);
+  if (cookie) headers.cookie = cookie;
+  const res = await w.mf.dispatchFetch(c.consent.url, {
+    method: "POST",
+    headers,
+    body: new URLSearchParams(fields).toString(),
+    redirect: "manual",
+  });
+  const setCookies = res.headers.getSetCookie();
+  keepCookies(browser, res.headers);
+  return { status: res.status, headers: res.headers, text: await res.text(), location: res.headers.get("location"), setCookies };
+}
+
+/** connect, then the start form (303 asserted): the provider's authorization URL and the flow. */
+export async function startedFlow(w, ticket, agent, id, body = {}, { browser } = {}) {
   const c = await connect(w, ticket, agent, id, body);
   assert.equal(c.requires_oauth, true);
-  const redirect = new URL(await authorizeByHttp(c.oauth_url));
+  const st = await startConsent(w, c, { browser });
+  assert.equal(st.status, 303, st.text);
+  return { flowId: c.flow_id, providerUrl: st.location, connect: c };
+}
+
+/**
+ * connect, the start form in `browser` (default: the Worker's default browser), then the
+ * consent at the provider as `login`, without calling the callback: returns the callback's
+ * query parameters (code, state, iss) as a URLSearchParams, with the flow's id as `flowId`.
+ */
+export async function consentParams(w, ticket, agent, id, body = {}, { browser, login } = {}) {
+  const { flowId, providerUrl } = await startedFlow(w, ticket, agent, id, body, { browser });
+  const redirect = new URL(await authorizeByHttp(providerUrl, login ? { login } : {}));
   assert.equal(`${redirect.origin}${redirect.pathname}`, `${ORIGIN}${CALLBACK}`);
-  return redirect.searchParams;
+  const params = redirect.searchParams;
+  params.flowId = flowId;
+  return params;
 }
 
-/** The state of a fresh connect (no consent given). */
-export async function stateOf(w, ticket, agent, id, body = {}) {
-  const c = await connect(w, ticket, agent, id, body);
-  return new URL(c.oauth_url).searchParams.get("state");
+/** The state of a fresh, started connect (no consent given). */
+export async function stateOf(w, ticket, agent, id, body = {}, { browser } = {}) {
+  const { providerUrl } = await startedFlow(w, ticket, agent, id, body, { browser });
+  return new URL(providerUrl).searchParams.get("state");
 }
 
-/** GET the callback with these parameters (an object or URLSearchParams). */
-export function callback(w, params) {
-  return w.call(`${CALLBACK}?${new URLSearchParams(params)}`);
+/**
+ * GET the callback with these parameters (an object or URLSearchParams), from `browser`
+ * (default: the Worker's default browser, which holds the binding cookies of the flows the
+ * helpers started). The response's Set-Cookie headers are applied to that browser.
+ */
+export async function callback(w, params, { browser = browserOf(w) } = {}) {
+  const cookie = cookieHeader(browser);
+  const r = await w.call(`${CALLBACK}?${new URLSearchParams(params)}`, { headers: cookie ? { cookie } : {} });
+  keepCookies(browser, r.headers);
+  return r;
+}
+
+/** GET the flow-status route with `ticket`. */
+export function flowStatus(w, ticket, flowId) {
+  return w.call(`/service/mcp/consent/flows/${encodeURIComponent(flowId)}`, { token: ticket });
 }
 
 /** The runtime list's entry for a server, seen through `ticket`. */
@@ -132,7 +208,7 @@ export async function count(w, table, where, ...args) {
 /** Every row of the tables that hold state, to compare before and after a refused call. */
 export async function snapshot(w) {
   const out = {};
-  for (const t of ["servers", "agent_servers", "pending_consents", "connections", "client_tokens"]) {
+  for (const t of ["servers", "agent_servers", "pending_consents", "consent_flows", "connections", "client_tokens"]) {
     out[t] = (await w.db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all()).results;
   }
   return out;

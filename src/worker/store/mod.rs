@@ -1,6 +1,8 @@
 //! The D1 queries. Every statement is parameterised; secret-bearing columns hold sealed
 //! values only (the callers seal and open).
 
+pub mod flows;
+
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Result};
@@ -14,14 +16,6 @@ pub struct ServerRow {
     pub provider: String,
     pub created_at: String,
     pub updated_at: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct PendingRow {
-    pub server_id: String,
-    pub actor_id: String,
-    pub sealed: String,
-    pub expires_at: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -186,37 +180,6 @@ pub async fn is_attached(db: &D1Database, agent_id: &str, server_id: &str) -> Re
     .first(None)
     .await?;
     Ok(row.is_some())
-}
-
-/// Stores a consent flow, sweeping the flows that expired before `now` in the same batch.
-pub async fn put_pending(
-    db: &D1Database,
-    state_hash: &str,
-    row: &PendingRow,
-    now: u64,
-) -> Result<()> {
-    let batch = vec![
-        stmt(db, "DELETE FROM pending_consents WHERE expires_at < ?1", &[n(now)])?,
-        stmt(
-            db,
-            "INSERT INTO pending_consents (state_hash, server_id, actor_id, sealed, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            &[s(state_hash), s(&row.server_id), s(&row.actor_id), s(&row.sealed), n(row.expires_at as u64)],
-        )?,
-    ];
-    db.batch(batch).await?;
-    Ok(())
-}
-
-/// Consumes a pending consent atomically: of two concurrent callers with one state, exactly
-/// one gets the row.
-pub async fn take_pending(db: &D1Database, state_hash: &str) -> Result<Option<PendingRow>> {
-    stmt(
-        db,
-        "DELETE FROM pending_consents WHERE state_hash = ?1 RETURNING server_id, actor_id, sealed, expires_at",
-        &[s(state_hash)],
-    )?
-    .first(None)
-    .await
 }
 
 const CONNECTION_COLUMNS: &str =
