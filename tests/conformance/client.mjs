@@ -64,7 +64,7 @@ function authConfig(discovery, context) {
   if (context.private_key_pem) {
     auth.token_endpoint_auth_method = "private_key_jwt";
     auth.private_key = context.private_key_pem;
-    auth.signing_alg = context.signing_algorithm;
+    auth.signing_algorithm = context.signing_algorithm;
   }
   return auth;
 }
