@@ -93,6 +93,8 @@ export interface DiscoveryResult {
   client_id_metadata_document_supported: boolean;
   grant_types_supported: string[];
   authorization_response_iss_parameter_supported: boolean;
+  /** The authorization server lists `offline_access` in `scopes_supported` (discovery.md §8). */
+  offline_access_supported: boolean;
   evidence: Evidence;
   warnings: Warning[];
   trace: TraceEntry[];
@@ -176,12 +178,16 @@ export interface TokenAuth {
 export interface ClientCredentialsAuth extends OAuthFlags {
   type: "oauth_client_credentials";
   client_id: string;
-  client_secret: string;
+  /** Required unless the client authenticates with private_key_jwt. */
+  client_secret?: string;
+  /** private_key_jwt (RFC 7523): a P-256 private key as a PKCS#8 PEM, or a JWK. */
+  private_key?: string | Record<string, unknown>;
+  signing_algorithm?: "ES256";
   /** Required after hydration. */
   token_url?: string;
   scopes?: string[];
   resource?: string;
-  token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post";
+  token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "private_key_jwt";
 }
 
 export interface PublicPkceAuth extends OAuthFlags {

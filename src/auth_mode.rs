@@ -55,16 +55,19 @@ impl fmt::Display for AuthMode {
 }
 
 /// Client authentication at the token endpoint (RFC 7591 `token_endpoint_auth_method`), the
-/// three this project can use.
+/// four this project can use. `private_key_jwt` (RFC 7523) is for client credentials only: it
+/// is configured by hand, never registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
     None,
+    PrivateKeyJwt,
 }
 
 impl ClientAuthMethod {
+    /// The methods a registration may ask for or accept (discovery.md §7), in trying order.
     pub const ALL: [ClientAuthMethod; 3] = [
         ClientAuthMethod::ClientSecretBasic,
         ClientAuthMethod::ClientSecretPost,
@@ -76,16 +79,26 @@ impl ClientAuthMethod {
             ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
             ClientAuthMethod::ClientSecretPost => "client_secret_post",
             ClientAuthMethod::None => "none",
+            ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
         }
     }
 
+    /// One of the registrable methods ([`ClientAuthMethod::ALL`]); `private_key_jwt` is not.
     pub fn parse(s: &str) -> Option<ClientAuthMethod> {
         ClientAuthMethod::ALL.into_iter().find(|m| m.as_str() == s)
     }
 
+    /// Any method a config may name, `private_key_jwt` included.
+    pub fn parse_configurable(s: &str) -> Option<ClientAuthMethod> {
+        Self::parse(s).or((s == "private_key_jwt").then_some(ClientAuthMethod::PrivateKeyJwt))
+    }
+
     /// Whether the method sends a client secret.
     pub fn uses_secret(self) -> bool {
-        !matches!(self, ClientAuthMethod::None)
+        matches!(
+            self,
+            ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
+        )
     }
 }
 

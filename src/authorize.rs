@@ -137,6 +137,76 @@ pub fn build_authorization_url(req: &AuthorizationRequest) -> Result<String> {
 }
 
 /// Scopes joined by spaces, `None` when there are none. Each scope must be a non-empty
+/// The `offline_access` scope (OpenID Connect Core §11): asks for a refresh token.
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// The scopes of an authorization request (discovery.md §8, 2026-07-28): the challenge's
+/// `scope` when there is one (authoritative), else the PRM's `scopes_supported`, else none;
+/// plus `offline_access` when the authorization server lists it and it is not there yet
+/// (SEP-2207: never assume a refresh token, ask for one only where it exists). Duplicates
+/// are dropped, order kept.
+pub fn authorization_scopes(
+    challenge_scopes: Option<&[String]>,
+    prm_scopes: &[String],
+    offline_access_supported: bool,
+) -> Vec<String> {
+    let base = match challenge_scopes {
+        Some(c) if !c.is_empty() => c,
+        _ => prm_scopes,
+    };
+    let mut out: Vec<String> = Vec::new();
+    for s in base {
+        if !s.is_empty() && !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    if offline_access_supported && !out.iter().any(|s| s == OFFLINE_ACCESS) {
+        out.push(OFFLINE_ACCESS.to_owned());
+    }
+    out
+}
+
+/// The union of two scope lists, `first`'s order then the new ones of `second` (SEP-2350: a
+/// step-up asks for what was granted plus what was challenged, never a subset).
+pub fn scope_union(first: &[String], second: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in first.iter().chain(second) {
+        if !s.is_empty() && !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    out
+}
+
+/// Why an authorization response's `iss` was refused (RFC 9207).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssRefusal {
+    /// `iss` differs from the issuer the request was sent to.
+    Mismatch,
+    /// No `iss`, though the metadata said `authorization_response_iss_parameter_supported`.
+    Missing,
+}
+
+/// The RFC 9207 table (discovery.md §8, SEP-2468), applied before anything else of the
+/// response is looked at (a refused response shows none of its error parameters):
+/// - `iss` present: it must equal `expected` exactly (no normalisation); with no expected
+///   issuer (a config without authorization server metadata) it must not be required either;
+/// - `iss` absent: refused when the metadata said `iss_supported`, accepted otherwise.
+pub fn check_iss(
+    iss: Option<&str>,
+    expected: Option<&str>,
+    iss_supported: bool,
+) -> std::result::Result<(), IssRefusal> {
+    match (iss, expected) {
+        (Some(iss), Some(expected)) if iss == expected => Ok(()),
+        (Some(_), Some(_)) => Err(IssRefusal::Mismatch),
+        (Some(_), None) if iss_supported => Err(IssRefusal::Mismatch),
+        (Some(_), None) => Ok(()),
+        (None, _) if iss_supported => Err(IssRefusal::Missing),
+        (None, _) => Ok(()),
+    }
+}
+
 /// RFC 6749 §3.3 scope-token (printable ASCII without space, `"` or `\`).
 pub(crate) fn scope_param(scopes: &[String]) -> Result<Option<String>> {
     for (i, s) in scopes.iter().enumerate() {
@@ -404,6 +474,82 @@ mod tests {
             let e = err(&r);
             assert_eq!(e.code, ErrorCode::InvalidArgument);
             assert!(e.message.starts_with("scopes[1] = "), "{e}");
+        }
+    }
+
+    fn v(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn scopes_challenge_first_then_prm_plus_offline_access_when_listed() {
+        let prm = v(&["mcp:read", "mcp:write"]);
+        let challenge = v(&["mcp:admin"]);
+        assert_eq!(
+            authorization_scopes(Some(&challenge), &prm, false),
+            ["mcp:admin"]
+        );
+        assert_eq!(
+            authorization_scopes(Some(&challenge), &prm, true),
+            ["mcp:admin", "offline_access"]
+        );
+        assert_eq!(
+            authorization_scopes(None, &prm, false),
+            ["mcp:read", "mcp:write"]
+        );
+        assert_eq!(
+            authorization_scopes(Some(&[]), &prm, true),
+            ["mcp:read", "mcp:write", "offline_access"]
+        );
+        assert_eq!(authorization_scopes(None, &[], true), ["offline_access"]);
+        assert!(authorization_scopes(None, &[], false).is_empty());
+        // Never twice, order kept.
+        assert_eq!(
+            authorization_scopes(None, &v(&["offline_access", "a", "a"]), true),
+            ["offline_access", "a"]
+        );
+    }
+
+    #[test]
+    fn step_up_asks_for_the_union_never_a_subset() {
+        assert_eq!(
+            scope_union(&v(&["a", "b"]), &v(&["b", "c"])),
+            ["a", "b", "c"]
+        );
+        assert_eq!(scope_union(&[], &v(&["c"])), ["c"]);
+        assert_eq!(scope_union(&v(&["a"]), &[]), ["a"]);
+    }
+
+    #[test]
+    fn rfc9207_iss_table() {
+        use IssRefusal::{Mismatch, Missing};
+        let e = Some("https://as.example.com");
+        // (iss, expected issuer, metadata says supported) -> verdict
+        type Row<'a> = (
+            Option<&'a str>,
+            Option<&'a str>,
+            bool,
+            std::result::Result<(), IssRefusal>,
+        );
+        let table: [Row; 11] = [
+            (e, e, false, Ok(())),
+            (e, e, true, Ok(())),
+            (Some("https://as.example.com/"), e, false, Err(Mismatch)),
+            (Some("https://AS.example.com"), e, true, Err(Mismatch)),
+            (Some("https://evil.example.com"), e, false, Err(Mismatch)),
+            (Some(""), e, false, Err(Mismatch)),
+            (None, e, false, Ok(())),
+            (None, e, true, Err(Missing)),
+            (None, None, true, Err(Missing)),
+            (e, None, true, Err(Mismatch)),
+            (e, None, false, Ok(())),
+        ];
+        for (iss, expected, supported, want) in table {
+            assert_eq!(
+                check_iss(iss, expected, supported),
+                want,
+                "{iss:?} {expected:?} {supported}"
+            );
         }
     }
 

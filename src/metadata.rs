@@ -293,6 +293,8 @@ pub struct AuthorizationServer {
     pub grant_types_supported: Vec<String>,
     pub client_id_metadata_document_supported: bool,
     pub authorization_response_iss_parameter_supported: bool,
+    /// `scopes_supported` lists `offline_access` (discovery.md §8).
+    pub offline_access_supported: bool,
 }
 
 impl AuthorizationServer {
@@ -350,6 +352,9 @@ pub fn parse_authorization_server(resp: &HttpResponse) -> Result<AuthorizationSe
         authorization_response_iss_parameter_supported: flag(
             "authorization_response_iss_parameter_supported",
         ),
+        // A malformed `scopes_supported` only means offline_access is not known to be there.
+        offline_access_supported: string_array(doc.get("scopes_supported"))
+            .is_some_and(|s| s.iter().any(|x| x == "offline_access")),
         issuer,
     };
     if asm.authorization_endpoint.is_none() && asm.token_endpoint.is_none() {

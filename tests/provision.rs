@@ -35,6 +35,7 @@ fn run(fixture: &Value, body: Value) -> (Result<Provisioned, ProvisionError>, Re
     let options = ProvisionOptions {
         policy: TargetPolicy::SERVER,
         callback_url: CALLBACK,
+        cimd_url: None,
         timeout_ms: 1000,
     };
     let result = block_on(provision(&body, &replay, &options));
@@ -229,4 +230,134 @@ fn an_unusable_authorization_server_is_named_not_mistaken_for_missing_dcr() {
         "auth_url": "https://mcp.linear.app/authorize", "token_url": "https://mcp.linear.app/token"});
     let (result, _) = run(&fixture, body(auth));
     assert!(result.is_ok(), "{result:?}");
+}
+
+const CIMD: &str = "https://authlink.example/.well-known/mcp-authlink/client-metadata.json";
+
+/// The Linear fixture whose authorization server also supports client ID metadata documents.
+fn linear_with_cimd() -> Value {
+    let mut f = linear(None);
+    for r in f["routes"].as_array_mut().unwrap() {
+        if r["url"] == "https://mcp.linear.app/.well-known/oauth-authorization-server" {
+            r["json"]["client_id_metadata_document_supported"] = json!(true);
+        }
+    }
+    f
+}
+
+fn run_with_cimd(fixture: &Value, body: Value) -> (Result<Provisioned, ProvisionError>, Replay) {
+    let replay = Replay::new(fixture);
+    let options = ProvisionOptions {
+        policy: TargetPolicy::SERVER,
+        callback_url: CALLBACK,
+        cimd_url: Some(CIMD),
+        timeout_ms: 1000,
+    };
+    let result = block_on(provision(&body, &replay, &options));
+    (result, replay)
+}
+
+#[test]
+fn cimd_is_the_client_of_a_public_config_and_nothing_is_registered() {
+    use mcp_authlink::registration::ClientSource;
+    let (result, replay) = run_with_cimd(
+        &linear_with_cimd(),
+        body(json!({"type": "oauth_authorization_code_public_pkce"})),
+    );
+    let p = result.unwrap();
+    let Some(AuthConfig::OauthAuthorizationCodePublicPkce(a)) = &p.body.config.auth else {
+        panic!()
+    };
+    assert_eq!(a.client_id.as_deref(), Some(CIMD));
+    assert_eq!(p.provider.client_source, Some(ClientSource::Cimd));
+    assert_eq!(
+        p.provider.client_issuer.as_deref(),
+        Some("https://mcp.linear.app")
+    );
+    assert!(!replay
+        .sent
+        .borrow()
+        .iter()
+        .any(|r| r.url.ends_with("/register")));
+    // Without a document to offer (an http development Worker), DCR as before.
+    let answer = json!({"client_id": "c-9", "token_endpoint_auth_method": "none"});
+    let (result, _) = run(
+        &linear(Some(answer)),
+        body(json!({"type": "oauth_authorization_code_public_pkce"})),
+    );
+    let p = result.unwrap();
+    assert_eq!(p.provider.client_source, Some(ClientSource::Dcr));
+}
+
+#[test]
+fn a_confidential_config_registers_by_dcr_even_when_cimd_is_offered() {
+    use mcp_authlink::registration::ClientSource;
+    let mut f = linear_with_cimd();
+    let answer = json!({"client_id": "c-1", "client_secret": "s-1", "token_endpoint_auth_method": "client_secret_basic"});
+    f["routes"].as_array_mut().unwrap().insert(
+        0,
+        json!({"method": "POST", "url": "https://mcp.linear.app/register", "status": 201, "json": answer}),
+    );
+    let (result, replay) = run_with_cimd(
+        &f,
+        body(json!({"type": "oauth_authorization_code_confidential_pkce"})),
+    );
+    let p = result.unwrap();
+    assert_eq!(p.provider.client_source, Some(ClientSource::Dcr));
+    let sent = replay.sent.borrow();
+    let reg = sent.iter().find(|r| r.url.ends_with("/register")).unwrap();
+    let sent_body: Value = serde_json::from_str(reg.body.as_deref().unwrap()).unwrap();
+    assert_eq!(sent_body["application_type"], "web");
+    // The AS lists no offline_access: the scope is the PRM's.
+    assert_eq!(sent_body["scope"], "read write");
+}
+
+#[test]
+fn a_server_saved_without_auth_is_provisioned_from_a_runtime_challenge() {
+    use mcp_authlink::config::ServerConfig;
+    use mcp_authlink::provision::provision_from_challenge;
+    use std::collections::BTreeMap;
+    let mut f = linear(Some(
+        json!({"client_id": "c-2", "client_secret": "s-2", "token_endpoint_auth_method": "client_secret_post"}),
+    ));
+    // The endpoint itself now answers initialize anonymously: only the runtime saw a challenge.
+    let challenge = f["routes"][1]["headers"]["www-authenticate"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    f["routes"][1] =
+        json!({"method": "POST", "url": "https://mcp.linear.app/mcp", "status": 200, "json": {}});
+    let replay = Replay::new(&f);
+    let options = ProvisionOptions {
+        policy: TargetPolicy::SERVER,
+        callback_url: CALLBACK,
+        cimd_url: None,
+        timeout_ms: 1000,
+    };
+    let stored = ServerConfig {
+        endpoint: "https://mcp.linear.app/mcp".into(),
+        headers: BTreeMap::new(),
+        auth: None,
+    };
+    let p = block_on(provision_from_challenge(
+        "linear",
+        &stored,
+        401,
+        &[challenge],
+        &replay,
+        &options,
+    ))
+    .unwrap();
+    let Some(AuthConfig::OauthAuthorizationCodeConfidentialPkce(a)) = &p.body.config.auth else {
+        panic!("{:?}", p.body.config.auth)
+    };
+    assert_eq!(a.client_id.as_deref(), Some("c-2"));
+    assert_eq!(a.scopes, ["read", "write"]);
+    assert_eq!(p.provider.issuer.as_deref(), Some("https://mcp.linear.app"));
+    // The endpoint was never asked: the challenge stood in for the probe.
+    assert!(!replay
+        .sent
+        .borrow()
+        .iter()
+        .any(|r| r.url == "https://mcp.linear.app/mcp"));
 }

@@ -28,6 +28,7 @@ use serde_json::{Map, Value};
 use crate::auth_mode::{AuthMode, ClientAuthMethod};
 use crate::discovery::DiscoveryResult;
 use crate::secret::Secret;
+use crate::token::assertion::SigningAlgorithm;
 use crate::token::ClientAuth;
 
 pub use validate::validate_server_config;
@@ -68,11 +69,20 @@ pub struct TokenAuth {
     pub auth_token: Secret,
 }
 
-/// `type: oauth_client_credentials`.
+/// `type: oauth_client_credentials`. The client authenticates with `client_secret`, or with
+/// a JWT signed by `private_key` (`token_endpoint_auth_method: "private_key_jwt"`, RFC 7523).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientCredentialsAuth {
     pub client_id: String,
-    pub client_secret: Secret,
+    /// Absent only with `private_key_jwt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Secret>,
+    /// A PKCS#8 PEM or an EC P-256 JWK (as JSON text), for `private_key_jwt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<Secret>,
+    /// The JWS algorithm of the client assertion (default ES256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_algorithm: Option<SigningAlgorithm>,
     /// Required after hydration ([`require_hydrated`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_url: Option<String>,
@@ -147,6 +157,9 @@ pub struct TokenClient {
     pub client: Option<ClientAuth>,
     pub resource: Option<String>,
     pub scopes: Vec<String>,
+    /// For `private_key_jwt`: the configured key and algorithm (the caller signs a fresh
+    /// assertion into `client` for each request).
+    pub private_key: Option<(Secret, SigningAlgorithm)>,
 }
 
 impl AuthConfig {
@@ -157,21 +170,34 @@ impl AuthConfig {
             |m: Option<ClientAuthMethod>| m.unwrap_or(ClientAuthMethod::ClientSecretBasic);
         Some(match self {
             AuthConfig::Token(_) => return None,
-            AuthConfig::OauthClientCredentials(a) => TokenClient {
-                token_url: a.token_url.clone(),
-                client: Some(ClientAuth::confidential(
-                    a.client_id.clone(),
-                    a.client_secret.clone(),
-                    secret_method(a.token_endpoint_auth_method),
-                )),
-                resource: a.resource.clone(),
-                scopes: a.scopes.clone(),
-            },
+            AuthConfig::OauthClientCredentials(a) => {
+                let method = match (a.token_endpoint_auth_method, &a.private_key) {
+                    (Some(m), _) => m,
+                    (None, Some(_)) => ClientAuthMethod::PrivateKeyJwt,
+                    (None, None) => ClientAuthMethod::ClientSecretBasic,
+                };
+                TokenClient {
+                    token_url: a.token_url.clone(),
+                    client: Some(ClientAuth {
+                        client_id: a.client_id.clone(),
+                        client_secret: a.client_secret.clone(),
+                        method,
+                        assertion: None,
+                    }),
+                    resource: a.resource.clone(),
+                    scopes: a.scopes.clone(),
+                    private_key: a
+                        .private_key
+                        .clone()
+                        .map(|k| (k, a.signing_algorithm.unwrap_or_default())),
+                }
+            }
             AuthConfig::OauthAuthorizationCodePublicPkce(a) => TokenClient {
                 token_url: a.token_url.clone(),
                 client: a.client_id.clone().map(ClientAuth::public),
                 resource: a.resource.clone(),
                 scopes: a.scopes.clone(),
+                private_key: None,
             },
             AuthConfig::OauthAuthorizationCodeConfidentialPkce(a) => TokenClient {
                 token_url: a.token_url.clone(),
@@ -188,6 +214,7 @@ impl AuthConfig {
                     }),
                 resource: a.resource.clone(),
                 scopes: a.scopes.clone(),
+                private_key: None,
             },
         })
     }
@@ -245,6 +272,7 @@ impl ServerConfig {
             for (secret, flag) in [
                 ("client_secret", "has_client_secret"),
                 ("auth_token", "has_auth_token"),
+                ("private_key", "has_private_key"),
             ] {
                 if a.remove(secret).is_some() {
                     a.insert(flag.into(), Value::Bool(true));

@@ -20,6 +20,7 @@ use super::{
 use crate::auth_mode::{AuthMode, ClientAuthMethod};
 use crate::secret::Secret;
 use crate::target::{Refusal, TargetPolicy};
+use crate::token::assertion::{key_shape_problem, SigningAlgorithm};
 
 use super::suggest::{fix_for_unknown, normalise, suggest};
 
@@ -64,6 +65,10 @@ enum Kind {
     Scopes,
     Method,
     Flag,
+    /// A private key: a PEM string, or a JWK as an object or as JSON text.
+    Key,
+    /// A JWS algorithm name (`signing_algorithm`).
+    Algorithm,
 }
 
 struct Field {
@@ -77,7 +82,7 @@ const fn field(name: &'static str, kind: Kind, modes: &'static [AuthMode]) -> Fi
 }
 
 /// Every field `config.auth` may hold besides `type`, with the types that accept it.
-const AUTH_FIELDS: [Field; 11] = [
+const AUTH_FIELDS: [Field; 13] = [
     field("auth_token", Kind::Text, &[TOKEN]),
     field("client_id", Kind::Text, OAUTH),
     field("client_secret", Kind::Text, WITH_SECRET),
@@ -89,6 +94,8 @@ const AUTH_FIELDS: [Field; 11] = [
     field("token_endpoint_auth_method", Kind::Method, WITH_SECRET),
     field("allow_issuer_mismatch", Kind::Flag, OAUTH),
     field("allow_unadvertised_pkce", Kind::Flag, CODE),
+    field("private_key", Kind::Key, &[CC]),
+    field("signing_algorithm", Kind::Algorithm, &[CC]),
 ];
 
 fn types_list() -> String {
@@ -140,6 +147,7 @@ struct Raw {
     scopes: Vec<String>,
     method: Option<ClientAuthMethod>,
     flags: BTreeSet<&'static str>,
+    algorithm: Option<SigningAlgorithm>,
 }
 
 impl Walker {
@@ -358,15 +366,22 @@ impl Walker {
         let present = |k: &str| obj.get(k).is_some_and(|v| !v.is_null());
         let required: &[(&str, &str)] = match mode {
             AuthMode::Token => &[("auth_token", "give the bearer token the MCP server expects")],
+            AuthMode::OauthClientCredentials if key_mode(&raw, &present) => {
+                &[("client_id", "give the client id the provider issued")]
+            }
             AuthMode::OauthClientCredentials => &[
                 ("client_id", "give the client id the provider issued"),
                 (
                     "client_secret",
-                    "give the client secret the provider issued",
+                    "give the client secret the provider issued (or private_key with \
+                     token_endpoint_auth_method private_key_jwt)",
                 ),
             ],
             _ => &[],
         };
+        if mode == CC {
+            self.private_key_rules(&raw, &present);
+        }
         for (k, fix) in required {
             if !present(k) {
                 let m = format!("config.auth.{k} is required for type {mode}: {fix}");
@@ -384,6 +399,12 @@ impl Walker {
                  or omit both to register a client by DCR"
             );
             self.err(&format!("config.auth.{missing}"), Required, m);
+        }
+        if raw.method == Some(ClientAuthMethod::PrivateKeyJwt) && mode != CC {
+            let m = "private_key_jwt is supported for oauth_client_credentials only: use \
+                     client_secret_basic or client_secret_post"
+                .to_owned();
+            self.err("config.auth.token_endpoint_auth_method", InvalidValue, m);
         }
         if raw.method == Some(ClientAuthMethod::None) {
             let m = if mode == CC {
@@ -461,7 +482,68 @@ impl Walker {
                     raw.flags.insert(field.name);
                 }
             }
+            Kind::Key => {
+                if let Some(k) = self.private_key(path, value) {
+                    raw.text.insert(field.name, k);
+                }
+            }
+            Kind::Algorithm => raw.algorithm = self.algorithm(path, value),
         }
+    }
+
+    /// The rules that tie `private_key`, `client_secret` and `token_endpoint_auth_method`
+    /// together for client credentials.
+    fn private_key_rules(&mut self, raw: &Raw, present: &dyn Fn(&str) -> bool) {
+        let method = raw.method;
+        if present("private_key") {
+            if method.is_some_and(|m| m != ClientAuthMethod::PrivateKeyJwt) {
+                let m = "a private_key is used by token_endpoint_auth_method private_key_jwt \
+                         only: set it to private_key_jwt (or leave it out), or remove private_key"
+                    .to_owned();
+                self.err("config.auth.token_endpoint_auth_method", InvalidValue, m);
+            } else if present("client_secret") {
+                let m = "private_key_jwt signs with private_key and sends no secret: remove \
+                         client_secret"
+                    .to_owned();
+                self.err("config.auth.client_secret", InvalidValue, m);
+            }
+        } else if method == Some(ClientAuthMethod::PrivateKeyJwt) {
+            let m = "config.auth.private_key is required for private_key_jwt: give the P-256 \
+                     private key as a PKCS#8 PEM or a JWK"
+                .to_owned();
+            self.err("config.auth.private_key", Required, m);
+        } else if present("signing_algorithm") {
+            let m = "signing_algorithm applies to private_key_jwt only: remove it, or give \
+                     private_key"
+                .to_owned();
+            self.err("config.auth.signing_algorithm", InvalidValue, m);
+        }
+    }
+
+    /// A private key: a PEM string, or a JWK (object, or JSON text); kept as text.
+    fn private_key(&mut self, path: &str, value: &Value) -> Option<String> {
+        let text = match value {
+            Value::Object(_) => value.to_string(),
+            _ => self.text(path, Some(value), None)?,
+        };
+        let problem = key_shape_problem(&text).or_else(|| key_load_problem(&text));
+        match problem {
+            None => Some(text),
+            Some(problem) => {
+                self.err(path, InvalidValue, format!("{path} {problem}"));
+                None
+            }
+        }
+    }
+
+    fn algorithm(&mut self, path: &str, value: &Value) -> Option<SigningAlgorithm> {
+        let s = self.text(path, Some(value), None)?;
+        let alg = SigningAlgorithm::parse(&s);
+        if alg.is_none() {
+            let m = format!("`{s}` is not supported: use ES256 (with a P-256 key)");
+            self.err(path, InvalidValue, m);
+        }
+        alg
     }
 
     /// A string field. `None` when absent, null, blank or not a string; each of these is
@@ -559,10 +641,11 @@ impl Walker {
 
     fn method(&mut self, path: &str, value: &Value) -> Option<ClientAuthMethod> {
         let s = self.text(path, Some(value), None)?;
-        let method = ClientAuthMethod::parse(&s);
+        let method = ClientAuthMethod::parse_configurable(&s);
         if method.is_none() {
             let m = format!(
-                "`{s}` is not a supported method: use client_secret_basic, client_secret_post or none"
+                "`{s}` is not a supported method: use client_secret_basic, client_secret_post, \
+                 none, or private_key_jwt (client credentials)"
             );
             self.err(path, InvalidValue, m);
         }
@@ -594,13 +677,21 @@ fn build(mode: AuthMode, mut raw: Raw) -> AuthConfig {
             auth_token: Secret::new(t("auth_token").unwrap_or_default()),
         }),
         AuthMode::OauthClientCredentials => {
+            let private_key = t("private_key").map(Secret::new);
             AuthConfig::OauthClientCredentials(ClientCredentialsAuth {
                 client_id: t("client_id").unwrap_or_default(),
-                client_secret: Secret::new(t("client_secret").unwrap_or_default()),
+                client_secret: t("client_secret").map(Secret::new),
                 token_url: t("token_url"),
                 scopes,
                 resource: t("resource"),
-                token_endpoint_auth_method: raw.method,
+                token_endpoint_auth_method: match (raw.method, &private_key) {
+                    (None, Some(_)) => Some(ClientAuthMethod::PrivateKeyJwt),
+                    (m, _) => m,
+                },
+                signing_algorithm: private_key
+                    .as_ref()
+                    .map(|_| raw.algorithm.unwrap_or_default()),
+                private_key,
                 allow_issuer_mismatch: flag("allow_issuer_mismatch"),
             })
         }
@@ -631,6 +722,24 @@ fn build(mode: AuthMode, mut raw: Raw) -> AuthConfig {
             })
         }
     }
+}
+
+/// Loads the key where the signer is compiled (the Worker, the tests); the npm package judges
+/// its shape only.
+#[cfg(any(test, feature = "worker"))]
+fn key_load_problem(text: &str) -> Option<String> {
+    crate::token::assertion::ClientKey::parse(text, SigningAlgorithm::Es256).err()
+}
+
+#[cfg(not(any(test, feature = "worker")))]
+fn key_load_problem(_text: &str) -> Option<String> {
+    None
+}
+
+/// A client-credentials config that authenticates with a private key (`private_key` given,
+/// or `private_key_jwt` named): it needs no `client_secret`.
+fn key_mode(raw: &Raw, present: &dyn Fn(&str) -> bool) -> bool {
+    present("private_key") || raw.method == Some(ClientAuthMethod::PrivateKeyJwt)
 }
 
 fn auth_field(name: &str) -> Option<&'static Field> {

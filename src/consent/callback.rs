@@ -392,11 +392,15 @@ pub fn check_callback(
     if pending.is_expired(now) {
         return Err(CallbackError::StateExpired);
     }
-    match (params.iss.as_deref(), pending.issuer.as_deref()) {
-        (Some(iss), Some(issuer)) if iss != issuer => return Err(CallbackError::IssuerMismatch),
-        (Some(_), None) if pending.iss_required => return Err(CallbackError::IssuerMismatch),
-        (None, _) if pending.iss_required => return Err(CallbackError::IssuerMissing),
-        _ => {}
+    use crate::authorize::{check_iss, IssRefusal};
+    match check_iss(
+        params.iss.as_deref(),
+        pending.issuer.as_deref(),
+        pending.iss_required,
+    ) {
+        Err(IssRefusal::Mismatch) => return Err(CallbackError::IssuerMismatch),
+        Err(IssRefusal::Missing) => return Err(CallbackError::IssuerMissing),
+        Ok(()) => {}
     }
     if let Some(error) = &params.error {
         return Err(CallbackError::ProviderError {

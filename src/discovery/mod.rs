@@ -290,6 +290,7 @@ impl Run<'_, '_> {
             client_id_metadata_document_supported: asm.client_id_metadata_document_supported,
             authorization_response_iss_parameter_supported: asm
                 .authorization_response_iss_parameter_supported,
+            offline_access_supported: asm.offline_access_supported,
             ..Default::default()
         };
         Ok(self.finish(result))

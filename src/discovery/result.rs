@@ -134,6 +134,10 @@ pub struct DiscoveryResult {
     pub grant_types_supported: Vec<String>,
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+    /// The authorization server's `scopes_supported` lists `offline_access` (discovery.md §8:
+    /// the authorization request then asks for it).
+    #[serde(default)]
+    pub offline_access_supported: bool,
     #[serde(default)]
     pub evidence: Evidence,
     #[serde(default)]
@@ -262,6 +266,7 @@ pub(crate) const READ_FIELDS: &[&str] = &[
     "client_id_metadata_document_supported",
     "grant_types_supported",
     "authorization_response_iss_parameter_supported",
+    "offline_access_supported",
     "evidence",
     "warnings",
 ];
@@ -296,17 +301,18 @@ impl DiscoveryResult {
                         _ => &mut r.grant_types_supported,
                     } = shape::strings(v)?
                 }
-                0 | 13 | 15 => {
+                0 | 13 | 15 | 16 => {
                     *match i {
                         0 => &mut r.requires_auth,
                         13 => &mut r.client_id_metadata_document_supported,
-                        _ => &mut r.authorization_response_iss_parameter_supported,
+                        15 => &mut r.authorization_response_iss_parameter_supported,
+                        _ => &mut r.offline_access_supported,
                     } = shape::boolean(v)?
                 }
                 1 => r.recommended_auth_mode = shape::option(v, auth_mode)?,
                 10 => r.message = shape::string(v)?,
                 12 => r.pkce_s256_supported = shape::option(v, shape::boolean)?,
-                16 => r.evidence = evidence(v)?,
+                17 => r.evidence = evidence(v)?,
                 _ => r.warnings = shape::seq(v, warning)?,
             }
         }
@@ -366,6 +372,7 @@ mod tests {
             client_id_metadata_document_supported: true,
             grant_types_supported: vec!["authorization_code".into()],
             authorization_response_iss_parameter_supported: true,
+            offline_access_supported: true,
             evidence: Evidence {
                 prm: PrmEvidence::Usable,
                 authorization_server: AsEvidence::Rejected,

@@ -1,6 +1,10 @@
-//! Dynamic client registration (RFC 7591, discovery.md §7): which token endpoint auth methods
-//! to try and in what order, the registration request, the judgement of each response, and an
-//! async driver that tries the methods in turn over a [`Transport`].
+//! How a server's OAuth client comes to exist (discovery.md §7, 2026-07-28 order):
+//! pre-registered, then a client ID metadata document ("CIMD": [`client_metadata_document`]),
+//! then dynamic client registration (RFC 7591): which token endpoint auth methods to try and in
+//! what order, the registration request (always with `application_type` and an explicit
+//! `token_endpoint_auth_method`), the judgement of each response, and an async driver that
+//! tries the methods in turn over a [`Transport`]. Also the one rule of re-registration after
+//! `invalid_client` ([`may_register_again`]).
 
 use std::fmt;
 
@@ -40,9 +44,30 @@ pub struct RegistrationRequest {
     pub scopes: Vec<String>,
 }
 
+/// OpenID Connect Registration's `application_type` for a redirect URI: `"native"` for an
+/// `http:` loopback callback (OpenID-style providers refuse `http:` and `localhost` redirect
+/// URIs for web clients), `"web"` otherwise.
+pub fn application_type(redirect_uri: &str) -> &'static str {
+    let loopback = url::Url::parse(redirect_uri).is_ok_and(|u| {
+        u.scheme() == "http"
+            && match u.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            }
+    });
+    if loopback {
+        "native"
+    } else {
+        "web"
+    }
+}
+
 /// The registration request for one method: a JSON body with `client_name`, `redirect_uris`,
-/// `grant_types`, `response_types`, `token_endpoint_auth_method`, and `scope` when there are
-/// scopes. No `resource` (RFC 7591 has none).
+/// `grant_types`, `response_types`, `token_endpoint_auth_method` (always explicit),
+/// `application_type` (always: see [`application_type`]), and `scope` when there are scopes.
+/// No `resource` (RFC 7591 has none).
 pub fn registration_http_request(
     register_url: &str,
     req: &RegistrationRequest,
@@ -54,6 +79,7 @@ pub fn registration_http_request(
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
         "token_endpoint_auth_method": method.as_str(),
+        "application_type": application_type(&req.redirect_uri),
     });
     if !req.scopes.is_empty() {
         body["scope"] = Value::String(req.scopes.join(" "));
@@ -92,6 +118,7 @@ impl RegisteredClient {
             client_id: self.client_id.clone(),
             client_secret: self.client_secret.clone(),
             method: self.token_endpoint_auth_method,
+            assertion: None,
         }
     }
 }
@@ -183,6 +210,7 @@ pub fn judge_registration(method: ClientAuthMethod, resp: &HttpResponse) -> Judg
     };
     let registered = match map.get("token_endpoint_auth_method") {
         None | Some(Value::Null) => method,
+        // `parse` knows the registrable methods only: a `private_key_jwt` client is unusable.
         Some(v) => match v.as_str().and_then(ClientAuthMethod::parse) {
             Some(m) => m,
             None => {
@@ -355,6 +383,85 @@ pub async fn register(
         register_url,
         tries,
     })
+}
+
+/// How a server's client comes to exist (discovery.md §7), decided from the config and the
+/// authorization server's metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientSource {
+    /// The config carries `client_id` (and `client_secret`): the operator registered it.
+    PreRegistered,
+    /// The client id is the URL of the deployment's client ID metadata document: a public
+    /// client with PKCE; nothing is registered and nothing expires.
+    Cimd,
+    /// Dynamic client registration (RFC 7591).
+    Dcr,
+}
+
+/// The registration order of discovery.md §7 for an authorization code config without
+/// `client_id` (a config with one is [`ClientSource::PreRegistered`]): CIMD when the
+/// authorization server supports it and the deployment serves a document, and either the
+/// config asks for a public client or the provider offers no DCR; else DCR when there is a
+/// registration endpoint; else `None` (the person must supply the client by hand).
+pub fn choose_client_source(
+    mode: AuthMode,
+    has_client_id: bool,
+    cimd_supported: bool,
+    cimd_available: bool,
+    has_register_url: bool,
+) -> Option<ClientSource> {
+    if has_client_id {
+        return Some(ClientSource::PreRegistered);
+    }
+    if !mode.is_authorization_code() {
+        return None;
+    }
+    let public = mode == AuthMode::OauthAuthorizationCodePublicPkce;
+    if cimd_supported && cimd_available && (public || !has_register_url) {
+        Some(ClientSource::Cimd)
+    } else if has_register_url {
+        Some(ClientSource::Dcr)
+    } else {
+        None
+    }
+}
+
+/// The client ID metadata document a deployment serves at `client_id` (the draft's
+/// required members, discovery.md §7): a public client (`token_endpoint_auth_method: "none"`)
+/// for the authorization code grant with refresh tokens, whose one redirect URI is the
+/// deployment's callback.
+pub fn client_metadata_document(client_id: &str, client_name: &str, redirect_uri: &str) -> Value {
+    json!({
+        "client_id": client_id,
+        "client_name": client_name,
+        "redirect_uris": [redirect_uri],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+        "application_type": application_type(redirect_uri),
+    })
+}
+
+/// The shortest time between two re-registrations of one server's client after
+/// `invalid_client` (one hour): a provider that refuses the fresh client too is reported, not
+/// registered against in a loop.
+pub const REREGISTER_AFTER_SECS: u64 = 3600;
+
+/// Whether a token or refresh request answered `invalid_client` may register the client once
+/// more (discovery.md §7: providers expire DCR clients). Only a dynamically registered client,
+/// and only when the last re-registration (`None`: never) was at least
+/// [`REREGISTER_AFTER_SECS`] ago, so a new client that the provider refuses as well never
+/// starts a loop. The person consents again afterwards.
+pub fn may_register_again(
+    source: Option<ClientSource>,
+    error: Option<&str>,
+    last_reregistered_at: Option<u64>,
+    now: u64,
+) -> bool {
+    source == Some(ClientSource::Dcr)
+        && error == Some("invalid_client")
+        && last_reregistered_at.is_none_or(|t| now >= t.saturating_add(REREGISTER_AFTER_SECS))
 }
 
 #[cfg(test)]

@@ -141,6 +141,7 @@ fn request_body() {
             "grant_types": ["authorization_code", "refresh_token"],
             "response_types": ["code"],
             "token_endpoint_auth_method": "client_secret_post",
+            "application_type": "web",
             "scope": "mcp offline_access",
         })
     );
@@ -155,6 +156,144 @@ fn request_body() {
     let body: Value = serde_json::from_str(r.body.as_deref().unwrap()).unwrap();
     assert!(body.get("scope").is_none() && body.get("resource").is_none());
     assert_eq!(body["token_endpoint_auth_method"], "none");
+    assert_eq!(body["application_type"], "web");
+    // An http loopback callback registers a native client (OpenID-style providers refuse
+    // http redirect URIs for web clients).
+    let r = registration_http_request(
+        REG,
+        &RegistrationRequest {
+            redirect_uri: "http://127.0.0.1:8787/service/mcp/consent/callback".into(),
+            ..req()
+        },
+        Basic,
+    );
+    let body: Value = serde_json::from_str(r.body.as_deref().unwrap()).unwrap();
+    assert_eq!(body["application_type"], "native");
+    assert_eq!(body["token_endpoint_auth_method"], "client_secret_basic");
+}
+
+#[test]
+fn application_type_by_callback() {
+    for (uri, want) in [
+        ("https://w.example.com/cb", "web"),
+        ("https://localhost/cb", "web"),
+        ("http://localhost:8787/cb", "native"),
+        ("http://LOCALHOST:8787/cb", "native"),
+        ("http://127.0.0.1:8787/cb", "native"),
+        ("http://127.5.0.1/cb", "native"),
+        ("http://[::1]:8787/cb", "native"),
+        ("http://10.0.0.1/cb", "web"),
+        ("http://w.example.com/cb", "web"),
+        ("not a url", "web"),
+    ] {
+        assert_eq!(application_type(uri), want, "{uri}");
+    }
+}
+
+#[test]
+fn registration_order_pre_registered_then_cimd_then_dcr() {
+    use ClientSource::{Cimd, Dcr, PreRegistered};
+    let cc = AuthMode::OauthClientCredentials;
+    // (mode, has client_id, AS supports CIMD, deployment serves a document, has register_url)
+    let cases = [
+        (PUBLIC, true, true, true, true, Some(PreRegistered)),
+        (CONF, true, false, false, false, Some(PreRegistered)),
+        (PUBLIC, false, true, true, true, Some(Cimd)),
+        (PUBLIC, false, true, true, false, Some(Cimd)),
+        (PUBLIC, false, true, false, true, Some(Dcr)),
+        (PUBLIC, false, false, true, true, Some(Dcr)),
+        (PUBLIC, false, false, true, false, None),
+        // A confidential config prefers DCR (a secret) and uses CIMD only without DCR.
+        (CONF, false, true, true, true, Some(Dcr)),
+        (CONF, false, true, true, false, Some(Cimd)),
+        (CONF, false, false, false, false, None),
+        (cc, false, true, true, true, None),
+    ];
+    for (mode, id, cimd, served, dcr, want) in cases {
+        assert_eq!(
+            choose_client_source(mode, id, cimd, served, dcr),
+            want,
+            "{mode} id={id} cimd={cimd} served={served} dcr={dcr}"
+        );
+    }
+}
+
+#[test]
+fn client_metadata_document_members() {
+    let url = "https://authlink.example.com/.well-known/mcp-authlink/client-metadata.json";
+    assert_eq!(
+        client_metadata_document(
+            url,
+            "mcp-authlink",
+            "https://authlink.example.com/service/mcp/consent/callback"
+        ),
+        json!({
+            "client_id": url,
+            "client_name": "mcp-authlink",
+            "redirect_uris": ["https://authlink.example.com/service/mcp/consent/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+            "application_type": "web",
+        })
+    );
+    let doc = client_metadata_document(url, "x", "http://127.0.0.1:8787/cb");
+    assert_eq!(doc["application_type"], "native");
+}
+
+#[test]
+fn one_re_registration_on_invalid_client_never_a_loop() {
+    use ClientSource::{Cimd, Dcr, PreRegistered};
+    let hour = REREGISTER_AFTER_SECS;
+    assert_eq!(hour, 3600);
+    let now = 10_000;
+    assert!(may_register_again(
+        Some(Dcr),
+        Some("invalid_client"),
+        None,
+        now
+    ));
+    assert!(may_register_again(
+        Some(Dcr),
+        Some("invalid_client"),
+        Some(now - hour),
+        now
+    ));
+    // Just re-registered: the fresh client refused too is reported, not registered again.
+    assert!(!may_register_again(
+        Some(Dcr),
+        Some("invalid_client"),
+        Some(now - 10),
+        now
+    ));
+    assert!(!may_register_again(
+        Some(Dcr),
+        Some("invalid_client"),
+        Some(now),
+        now
+    ));
+    // Only dynamically registered clients, only invalid_client.
+    for source in [Some(PreRegistered), Some(Cimd), None] {
+        assert!(!may_register_again(
+            source,
+            Some("invalid_client"),
+            None,
+            now
+        ));
+    }
+    for error in [Some("invalid_grant"), Some("unauthorized_client"), None] {
+        assert!(!may_register_again(Some(Dcr), error, None, now));
+    }
+}
+
+#[test]
+fn a_private_key_jwt_registration_is_not_usable() {
+    let j = judge(
+        Basic,
+        201,
+        r#"{"client_id":"c","token_endpoint_auth_method":"private_key_jwt"}"#,
+    );
+    assert_eq!(try_error(j).error, "unsupported_token_endpoint_auth_method");
 }
 
 #[test]

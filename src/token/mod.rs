@@ -3,6 +3,7 @@
 //! [`HttpRequest`](crate::transport::HttpRequest)s, parsers take [`HttpResponse`]s and the
 //! current time.
 
+pub mod assertion;
 mod request;
 mod response;
 
@@ -10,7 +11,10 @@ mod response;
 mod tests;
 
 pub use request::{authorization_code_request, client_credentials_request, refresh_request};
-pub use response::{parse_refresh_response, parse_token_response, TokenFailure, TokenSet};
+pub use response::{
+    parse_refresh_response, parse_token_response, TokenFailure, TokenSet, TokenState,
+    MAX_EXPIRES_IN_SECS,
+};
 
 use crate::auth_mode::ClientAuthMethod;
 use crate::secret::Secret;
@@ -29,6 +33,9 @@ pub struct ClientAuth {
     pub client_id: String,
     pub client_secret: Option<Secret>,
     pub method: ClientAuthMethod,
+    /// For `private_key_jwt`: the signed client assertion of this one request (see
+    /// [`assertion`]); the builders refuse that method without it.
+    pub assertion: Option<Secret>,
 }
 
 impl ClientAuth {
@@ -38,6 +45,7 @@ impl ClientAuth {
             client_id: client_id.into(),
             client_secret: None,
             method: ClientAuthMethod::None,
+            assertion: None,
         }
     }
 
@@ -51,7 +59,25 @@ impl ClientAuth {
             client_id: client_id.into(),
             client_secret: Some(client_secret),
             method,
+            assertion: None,
         }
+    }
+
+    /// The method to retry with after `failure` (discovery.md §7): a `client_secret_basic`
+    /// request answered `invalid_client` is retried once as `client_secret_post` when the
+    /// provider lists that method (some providers demand `client_id` in the body). `None`:
+    /// no retry. The caller remembers the method that worked.
+    pub fn retry_method(&self, failure: &TokenFailure, advertised: &[String]) -> Option<Self> {
+        let listed = advertised
+            .iter()
+            .any(|m| m == ClientAuthMethod::ClientSecretPost.as_str());
+        (self.method == ClientAuthMethod::ClientSecretBasic
+            && failure.error() == Some("invalid_client")
+            && listed)
+            .then(|| ClientAuth {
+                method: ClientAuthMethod::ClientSecretPost,
+                ..self.clone()
+            })
     }
 }
 

@@ -5,6 +5,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use url::form_urlencoded;
 
+use super::assertion::CLIENT_ASSERTION_TYPE;
 use super::{ClientAuth, FORM_CONTENT_TYPE, MAX_TOKEN_BODY_BYTES};
 use crate::auth_mode::ClientAuthMethod;
 use crate::authorize::{check_resource, http_url, non_empty, scope_param};
@@ -62,18 +63,20 @@ pub fn refresh_request(
 }
 
 /// `grant_type=client_credentials` with `scope` (when `scopes` is non-empty) and `resource`
-/// (when known). The grant is for confidential clients only: `none` is refused.
+/// (when known). The grant is for confidential clients only: `none` is refused; a secret or a
+/// `private_key_jwt` assertion authenticates.
 pub fn client_credentials_request(
     token_url: &str,
     auth: &ClientAuth,
     scopes: &[String],
     resource: Option<&str>,
 ) -> Result<HttpRequest> {
-    if !auth.method.uses_secret() {
+    if auth.method == ClientAuthMethod::None {
         return Err(Error::new(
             ErrorCode::InvalidArgument,
-            "the client credentials grant needs a client secret: set token_endpoint_auth_method \
-             to client_secret_basic or client_secret_post and supply client_secret",
+            "the client credentials grant needs a client secret or a private key: set \
+             token_endpoint_auth_method to client_secret_basic, client_secret_post or \
+             private_key_jwt and supply the credential",
         ));
     }
     if let Some(r) = resource {
@@ -120,6 +123,20 @@ fn token_request<'a>(
             params.push(("client_secret", secret.expose()));
         }
         ClientAuthMethod::None => params.push(("client_id", &auth.client_id)),
+        ClientAuthMethod::PrivateKeyJwt => {
+            let assertion = match &auth.assertion {
+                Some(a) if !a.is_empty() => a,
+                _ => {
+                    return Err(Error::new(
+                        ErrorCode::InvalidArgument,
+                        "client_assertion is missing: private_key_jwt sends a JWT signed with \
+                         the configured private key",
+                    ))
+                }
+            };
+            params.push(("client_assertion_type", CLIENT_ASSERTION_TYPE));
+            params.push(("client_assertion", assertion.expose()));
+        }
     }
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)

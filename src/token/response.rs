@@ -24,11 +24,42 @@ pub struct TokenSet {
     pub scope: Option<String>,
 }
 
+/// The longest lifetime a token response may claim: a larger `expires_in` counts as this
+/// (one year; discovery.md §8). Beyond it, dates stop being representable downstream.
+pub const MAX_EXPIRES_IN_SECS: u64 = 365 * 24 * 3600;
+
+/// What to do with a stored token set now (discovery.md §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    /// Valid beyond the refresh leeway: hand it out.
+    Fresh,
+    /// Inside the leeway or expired, with a refresh token: refresh it.
+    Refresh,
+    /// Inside the leeway without a refresh token, but not yet expired: hand it out until it
+    /// really expires (the provider issued no refresh token; nothing better can be had).
+    UsableUntilExpiry,
+    /// Expired and no refresh token: the connection is over.
+    ExpiredWithoutRefresh,
+}
+
 impl TokenSet {
     /// Whether the access token has expired, or will within `leeway_secs`.
     pub fn is_expired(&self, now_unix: u64, leeway_secs: u64) -> bool {
         self.expires_at
             .is_some_and(|at| now_unix.saturating_add(leeway_secs) >= at)
+    }
+
+    /// The [`TokenState`] at `now_unix` with a refresh leeway of `leeway_secs`.
+    pub fn state(&self, now_unix: u64, leeway_secs: u64) -> TokenState {
+        if !self.is_expired(now_unix, leeway_secs) {
+            TokenState::Fresh
+        } else if self.refresh_token.as_ref().is_some_and(|r| !r.is_empty()) {
+            TokenState::Refresh
+        } else if !self.is_expired(now_unix, 0) {
+            TokenState::UsableUntilExpiry
+        } else {
+            TokenState::ExpiredWithoutRefresh
+        }
     }
 }
 
@@ -270,19 +301,26 @@ fn token_set(status: u16, map: &Map<String, Value>, now: u64) -> Result<TokenSet
         field,
         problem,
     };
-    let access_token = match map.get("access_token") {
-        None | Some(Value::Null) => {
-            return Err(TokenFailure::MissingAccessToken {
-                status,
-                keys: map.keys().take(10).map(|k| clean(k, 40)).collect(),
-            })
-        }
-        Some(Value::String(s)) if s.is_empty() => {
-            return Err(bad("access_token", "it is empty".into()))
-        }
-        Some(Value::String(s)) => Secret::new(s.as_str()),
-        Some(_) => return Err(bad("access_token", "it is not a string".into())),
-    };
+    let access_token =
+        match map.get("access_token") {
+            None | Some(Value::Null) => {
+                return Err(TokenFailure::MissingAccessToken {
+                    status,
+                    keys: map.keys().take(10).map(|k| clean(k, 40)).collect(),
+                })
+            }
+            Some(Value::String(s)) if s.is_empty() => {
+                return Err(bad("access_token", "it is empty".into()))
+            }
+            Some(Value::String(s)) if !is_b64token(s) => return Err(bad(
+                "access_token",
+                "it holds characters a bearer token may not (RFC 6750 b64token: letters, digits, \
+                 - . _ ~ + / and trailing =; no spaces or control characters)"
+                    .into(),
+            )),
+            Some(Value::String(s)) => Secret::new(s.as_str()),
+            Some(_) => return Err(bad("access_token", "it is not a string".into())),
+        };
     let token_type = match map.get("token_type") {
         None | Some(Value::Null) => "Bearer".to_owned(),
         Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => t.clone(),
@@ -321,36 +359,35 @@ fn token_set(status: u16, map: &Map<String, Value>, now: u64) -> Result<TokenSet
         access_token,
         token_type,
         refresh_token,
-        expires_at: expires_in.map(|s| now.saturating_add(s)),
+        expires_at: expires_in.map(|s| now.saturating_add(s.min(MAX_EXPIRES_IN_SECS))),
         scope,
     })
 }
 
-/// Seconds from a number or a numeric string; negative, NaN and infinite values are refused,
-/// fractions are rounded down.
+/// RFC 6750 §2.1 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+pub(crate) fn is_b64token(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
+/// Seconds from a JSON number (RFC 6749 §5.1); fractions are rounded down, values above
+/// [`MAX_EXPIRES_IN_SECS`] are capped by the caller. A string, a negative number or anything
+/// else is a malformed response.
 fn expires_in(v: &Value) -> Result<Option<u64>, String> {
-    let from_f64 = |f: f64, shown: &dyn fmt::Display| {
-        if f.is_finite() && f >= 0.0 {
-            Ok(Some(f as u64))
-        } else {
-            Err(format!("{shown} is not a non-negative number of seconds"))
-        }
-    };
     match v {
         Value::Null => Ok(None),
         Value::Number(n) => match (n.as_u64(), n.as_f64()) {
             (Some(u), _) => Ok(Some(u)),
-            (None, Some(f)) => from_f64(f, n),
-            (None, None) => Err(format!("{n} is not a number of seconds")),
+            (None, Some(f)) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
+            _ => Err(format!("{n} is not a non-negative number of seconds")),
         },
-        Value::String(s) => {
-            let t = s.trim();
-            match (t.parse::<u64>(), t.parse::<f64>()) {
-                (Ok(u), _) => Ok(Some(u)),
-                (Err(_), Ok(f)) => from_f64(f, &format!("{:?}", clean(s, 40))),
-                _ => Err(format!("{:?} is not a number of seconds", clean(s, 40))),
-            }
-        }
+        Value::String(s) => Err(format!(
+            "{:?} is a string, not a number of seconds",
+            clean(s, 40)
+        )),
         _ => Err("it is not a number".into()),
     }
 }

@@ -123,6 +123,7 @@ fn secret_methods_need_a_secret() {
                 client_id: "c".into(),
                 client_secret: secret,
                 method,
+                assertion: None,
             };
             let e = code_req(&auth).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidArgument);
@@ -318,22 +319,25 @@ fn minimal_response_and_lenient_fields() {
 #[test]
 fn expires_in_forms() {
     let at = |v: serde_json::Value| parse(200, json!({"access_token": "A", "expires_in": v}));
-    assert_eq!(at(json!("3600")).unwrap().expires_at, Some(4_600));
-    assert_eq!(at(json!(" 60 ")).unwrap().expires_at, Some(1_060));
+    assert_eq!(at(json!(3600)).unwrap().expires_at, Some(4_600));
     assert_eq!(at(json!(59.9)).unwrap().expires_at, Some(1_059));
-    assert_eq!(at(json!("59.9")).unwrap().expires_at, Some(1_059));
     assert_eq!(at(json!(0)).unwrap().expires_at, Some(1_000));
     assert_eq!(at(json!(null)).unwrap().expires_at, None);
-    assert_eq!(at(json!(u64::MAX)).unwrap().expires_at, Some(u64::MAX));
+    assert!(parse(200, json!({"access_token": "A"}))
+        .unwrap()
+        .expires_at
+        .is_none());
     for bad in [
         json!(-1),
         json!(-0.5),
+        json!("3600"),
+        json!(" 60 "),
         json!("-5"),
         json!("NaN"),
-        json!("inf"),
         json!("soon"),
         json!(true),
         json!([1]),
+        json!({}),
     ] {
         match at(bad.clone()).unwrap_err() {
             TokenFailure::Malformed {
@@ -349,6 +353,167 @@ fn expires_in_forms() {
         "the token endpoint answered 200 with an unusable expires_in: -1 is not a non-negative \
          number of seconds"
     );
+    assert_eq!(
+        Error::from(at(json!("3600")).unwrap_err()).message,
+        "the token endpoint answered 200 with an unusable expires_in: \"3600\" is a string, not \
+         a number of seconds"
+    );
+}
+
+#[test]
+fn expires_in_is_capped_at_one_year() {
+    // The live bug: `"expires_in": 1e300` gave an expiry no date formatter can write.
+    let year = 365 * 24 * 3600;
+    assert_eq!(MAX_EXPIRES_IN_SECS, year);
+    let body = r#"{"access_token":"A","expires_in":1e300}"#;
+    let t = parse_token_response(&resp(200, body), 1_000).unwrap();
+    assert_eq!(t.expires_at, Some(1_000 + year));
+    for v in [json!(u64::MAX), json!(year + 1), json!(10.0 * year as f64)] {
+        let t = parse(200, json!({"access_token": "A", "expires_in": v})).unwrap();
+        assert_eq!(t.expires_at, Some(1_000 + year), "{v}");
+    }
+    let t = parse(200, json!({"access_token": "A", "expires_in": year - 1})).unwrap();
+    assert_eq!(t.expires_at, Some(1_000 + year - 1));
+    // Near the end of time the sum saturates instead of overflowing.
+    let t = parse_token_response(&resp(200, body), u64::MAX - 5).unwrap();
+    assert_eq!(t.expires_at, Some(u64::MAX));
+}
+
+#[test]
+fn access_token_must_be_b64token() {
+    for good in ["A", "abc.DEF-_~+/xyz", "eyJ0.eyJ1.sig", "abc==", "a="] {
+        assert!(
+            parse(200, json!({"access_token": good})).is_ok(),
+            "{good:?}"
+        );
+    }
+    for bad in [
+        "SECRET a b",
+        "SECRET\ttab",
+        "SECRET\nbreak",
+        "=SECRET",
+        "===",
+        "SECRET=b",
+        "SECRET\u{e9}",
+        "SECRET\"quote",
+        "SECRET;semi",
+        "SECRET,comma",
+    ] {
+        let e = parse(200, json!({"access_token": bad})).unwrap_err();
+        match &e {
+            TokenFailure::Malformed {
+                field: "access_token",
+                ..
+            } => {}
+            other => panic!("{bad:?}: {other:?}"),
+        }
+        let m = Error::from(e).message;
+        assert!(m.contains("RFC 6750 b64token"), "{m}");
+        assert!(!m.contains(bad), "the token is never quoted: {m}");
+    }
+}
+
+#[test]
+fn token_state_without_refresh_token_stays_usable_until_it_expires() {
+    let set = |expires_at: Option<u64>, refresh: Option<&str>| TokenSet {
+        access_token: Secret::new("A"),
+        token_type: "Bearer".into(),
+        refresh_token: refresh.map(Secret::new),
+        expires_at,
+        scope: None,
+    };
+    // (expires_at, refresh token, now, leeway 30) -> state
+    let cases = [
+        (Some(1_100), None, 1_000, TokenState::Fresh),
+        (Some(1_100), Some("R"), 1_000, TokenState::Fresh),
+        (None, None, 1_000, TokenState::Fresh),
+        (Some(1_020), Some("R"), 1_000, TokenState::Refresh),
+        (Some(900), Some("R"), 1_000, TokenState::Refresh),
+        (Some(1_020), None, 1_000, TokenState::UsableUntilExpiry),
+        (Some(1_001), None, 1_000, TokenState::UsableUntilExpiry),
+        (Some(1_000), None, 1_000, TokenState::ExpiredWithoutRefresh),
+        (Some(900), None, 1_000, TokenState::ExpiredWithoutRefresh),
+        (
+            Some(900),
+            Some(""),
+            1_000,
+            TokenState::ExpiredWithoutRefresh,
+        ),
+    ];
+    for (at, refresh, now, want) in cases {
+        assert_eq!(set(at, refresh).state(now, 30), want, "{at:?} {refresh:?}");
+    }
+}
+
+#[test]
+fn basic_refused_as_invalid_client_is_retried_once_as_post_when_listed() {
+    let invalid_client = TokenFailure::OAuth {
+        status: 401,
+        error: "invalid_client".into(),
+        error_description: None,
+        error_uri: None,
+    };
+    let listed: Vec<String> = vec!["client_secret_basic".into(), "client_secret_post".into()];
+    let next = basic().retry_method(&invalid_client, &listed).unwrap();
+    assert_eq!(next.method, ClientAuthMethod::ClientSecretPost);
+    assert_eq!(next.client_id, basic().client_id);
+    assert_eq!(next.client_secret, basic().client_secret);
+    let r = code_req(&next).unwrap();
+    assert_eq!(header(&r, "authorization"), None);
+    assert!(r
+        .body
+        .unwrap()
+        .ends_with("&client_id=s6BhdRkqt3&client_secret=7Fjfp0ZBr1KtDRbnfVdmIw"));
+    // Never a second retry: post refused is final.
+    assert_eq!(next.retry_method(&invalid_client, &listed), None);
+    // Not listed (or nothing advertised: RFC 8414's default is basic only): no retry.
+    assert_eq!(
+        basic().retry_method(&invalid_client, &["client_secret_basic".to_owned()]),
+        None
+    );
+    assert_eq!(basic().retry_method(&invalid_client, &[]), None);
+    // Another error: no retry.
+    let grant = TokenFailure::OAuth {
+        status: 400,
+        error: "invalid_grant".into(),
+        error_description: None,
+        error_uri: None,
+    };
+    assert_eq!(basic().retry_method(&grant, &listed), None);
+    assert_eq!(
+        basic().retry_method(&TokenFailure::BadStatus { status: 401 }, &listed),
+        None
+    );
+}
+
+#[test]
+fn private_key_jwt_sends_the_assertion_and_no_secret() {
+    let auth = ClientAuth {
+        client_id: "cc-client".into(),
+        client_secret: None,
+        method: ClientAuthMethod::PrivateKeyJwt,
+        assertion: Some(Secret::new("h.p.s")),
+    };
+    let r = client_credentials_request(URL, &auth, &["a".into()], Some(RES)).unwrap();
+    assert_eq!(header(&r, "authorization"), None);
+    assert_eq!(
+        r.body.as_deref().unwrap(),
+        "grant_type=client_credentials&scope=a&resource=https%3A%2F%2Fmcp.example.com%2Fmcp\
+         &client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer\
+         &client_assertion=h.p.s"
+    );
+    let e = client_credentials_request(
+        URL,
+        &ClientAuth {
+            assertion: None,
+            ..auth
+        },
+        &[],
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidArgument);
+    assert!(e.message.starts_with("client_assertion is missing"), "{e}");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use super::http::{
     bearer, json_body, json_response, no_content, secrets_equal, ApiError, ApiResult,
 };
 use super::store::{self, ServerRow};
-use super::{not_found, now, rfc3339, tokens, Settings};
+use super::{challenge, not_found, now, rfc3339, tokens, Settings};
 use crate::config::{validate_server_config, ServerConfig, ServerConfigBody};
 use crate::discovery::{discover, DiscoverOptions};
 use crate::error::{Error, ErrorCode};
@@ -74,6 +74,9 @@ pub async fn route(
         }
         (Method::Post, ["agents", agent, "mcp-servers", id, "access-token"]) => {
             tokens::access_token(req, db, s, agent, id).await
+        }
+        (Method::Post, ["agents", agent, "mcp-servers", id, "challenge"]) => {
+            challenge::challenge(req, db, s, agent, id).await
         }
         (Method::Post, ["session-tickets"]) => session_ticket(req, s).await,
         _ => Err(not_found()),
@@ -175,7 +178,7 @@ async fn discover_route(req: &mut Request, s: &Settings) -> ApiResult {
     Ok(json_response(&result, 200))
 }
 
-fn provision_error(e: ProvisionError) -> ApiError {
+pub fn provision_error(e: ProvisionError) -> ApiError {
     match e {
         ProvisionError::Invalid(errors) => ApiError::invalid(&errors),
         ProvisionError::NotHydrated(errors, d) => ApiError::invalid(&errors).with("discovery_result", to_value(&d)),
@@ -226,6 +229,7 @@ async fn run_provision(input: &Value, s: &Settings) -> ApiResult<Provisioned> {
     let options = ProvisionOptions {
         policy: s.policy(),
         callback_url: &callback,
+        cimd_url: super::clients::cimd_url(s),
         timeout_ms: crate::transport::DEFAULT_TIMEOUT_MS,
     };
     provision(input, &s.transport(), &options)
@@ -233,7 +237,7 @@ async fn run_provision(input: &Value, s: &Settings) -> ApiResult<Provisioned> {
         .map_err(provision_error)
 }
 
-fn row_for(
+pub fn row_for(
     id: &str,
     p: &ServerConfigBody,
     provider: &Provider,
@@ -355,6 +359,9 @@ async fn update(req: &mut Request, db: &D1Database, s: &Settings, id: &str) -> A
         }
     };
     store::update_server(db, &new_row, obj.contains_key("config")).await?;
+    if obj.contains_key("config") {
+        store::protocol::clear_server_step_ups(db, id).await?;
+    }
     Ok(json_response(&server_json(&new_row), 200))
 }
 

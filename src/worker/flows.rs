@@ -47,13 +47,15 @@ async fn rate_limit(db: &D1Database, kind: &str, actor: &str, limit: u64) -> Api
     let bucket = format!("{kind}:{}", secret_hash(actor));
     let count = store::hit_rate(db, &bucket, t - t % 60).await?;
     if count > limit {
+        let wait = 60 - t % 60;
         return Err(ApiError::new(
             429,
             "rate_limited",
             format!(
-                "Too many {kind} calls for this actor: at most {limit} a minute. Wait for the next minute, then retry."
+                "Too many {kind} calls for this actor: at most {limit} a minute. Retry in {wait} s."
             ),
-        ));
+        )
+        .with("retry_after_seconds", json!(wait)));
     }
     Ok(())
 }
@@ -132,6 +134,8 @@ pub async fn connect(
         return Err(ApiError::not_configured("client_id or auth_url"));
     };
     let resource = resource.unwrap_or_else(|| config.endpoint.clone());
+    let scopes =
+        super::challenge::connect_scopes(db, id, &claims.actor_id, &scopes, &provider).await?;
     let pkce = pkce::generate()
         .map_err(|_| ApiError::new(500, "internal_error", "The Worker has no random source."))?;
     let state = random()?;
@@ -467,7 +471,26 @@ async fn exchange(
             });
         }
     };
-    let tokens = parse_token_response(&response, now()).map_err(|f| CallbackError::from(&f))?;
+    let tokens = match parse_token_response(&response, now()) {
+        Ok(t) => t,
+        // discovery.md §7: client_secret_basic refused -> one client_secret_post retry.
+        Err(failure) => {
+            let build = |c: &crate::token::ClientAuth| {
+                let (redirect, verifier) = (&pending.redirect_uri, &pending.code_verifier);
+                authorization_code_request(
+                    &token_url,
+                    c,
+                    &code,
+                    redirect,
+                    verifier,
+                    &pending.resource,
+                )
+            };
+            super::clients::retry_as_post(db, s, server, &client, &failure, &build)
+                .await
+                .ok_or_else(|| CallbackError::from(&failure))?
+        }
+    };
     let sealed = super::tokens::seal_tokens(s, &pending.server_id, &pending.actor_id, &tokens)
         .map_err(|_| CallbackError::Storage)?;
     super::store::put_connection(
@@ -482,7 +505,11 @@ async fn exchange(
     .map_err(|e| {
         worker::console_error!("callback: storing the connection failed: {e}");
         CallbackError::Storage
-    })
+    })?;
+    // A consent completed: a pending step-up of this connection is satisfied.
+    super::store::protocol::clear_step_up(db, &pending.server_id, &pending.actor_id)
+        .await
+        .map_err(|_| CallbackError::Storage)
 }
 
 /// `GET /service/mcp/consent/flows/{flow_id}`: the starter's view of a flow.

@@ -5,6 +5,8 @@
 //! (provision, discovery, registration, token, consent, ticket, seal) and D1 statements. Built
 //! only for wasm32 with the `worker` feature, by worker-build.
 
+mod challenge;
+mod clients;
 mod control;
 mod fetch;
 mod flows;
@@ -33,6 +35,9 @@ pub struct Settings {
     /// A token counts as expired this long before its `expires_at` (`REFRESH_LEEWAY_SECONDS`,
     /// default 30).
     pub refresh_leeway: u64,
+    /// The CIMD `client_id`: the URL of the client ID metadata document
+    /// (`CIMD_URL`, default `PUBLIC_ORIGIN` + [`clients::CIMD_PATH`]).
+    pub client_metadata_url: String,
     /// `connect` calls allowed per actor and minute (`CONNECT_RATE_PER_MINUTE`, default 20).
     pub connect_per_minute: u64,
     /// Runtime `discover` calls allowed per actor and minute (`DISCOVER_RATE_PER_MINUTE`,
@@ -89,6 +94,13 @@ impl Settings {
                 "REFRESH_LEEWAY_SECONDS must be a whole number of seconds".to_owned()
             })?,
         };
+        let client_metadata_url = match read("CIMD_URL").filter(|v| !v.trim().is_empty()) {
+            None => format!("{public_origin}{}", clients::CIMD_PATH),
+            Some(v) => match url::Url::parse(v.trim()) {
+                Ok(u) if u.scheme() == "https" && u.fragment().is_none() => v.trim().to_owned(),
+                _ => return Err("CIMD_URL must be an https URL without a fragment".into()),
+            },
+        };
         let per_minute = |name: &str, default: u64| -> Result<u64, String> {
             match read(name) {
                 None => Ok(default),
@@ -101,6 +113,7 @@ impl Settings {
         let connect_per_minute = per_minute("CONNECT_RATE_PER_MINUTE", 20)?;
         let discover_per_minute = per_minute("DISCOVER_RATE_PER_MINUTE", 10)?;
         Ok(Settings {
+            client_metadata_url,
             admin_key,
             ticket_key,
             seal_key,
@@ -208,6 +221,9 @@ async fn route(mut req: Request, env: &Env, s: &Settings) -> ApiResult {
         }
         (Method::Post, ["service", "mcp", "discover"]) => {
             flows::discover_route(&mut req, &db()?, s).await
+        }
+        (Method::Get, [".well-known", "mcp-authlink", "client-metadata.json"]) => {
+            clients::metadata_document(s)
         }
         (m, ["service", "mcp", "agents", agent, "servers", rest @ ..]) => {
             let claims = runtime::authenticate(&req, s, agent)?;

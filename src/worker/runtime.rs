@@ -36,6 +36,7 @@ pub fn authenticate(req: &Request, s: &Settings, agent: &str) -> ApiResult<ticke
 pub async fn list(db: &D1Database, claims: &ticket::TicketClaims, agent: &str) -> ApiResult {
     let servers = store::agent_servers(db, agent).await?;
     let connections = store::actor_connections(db, &claims.actor_id).await?;
+    let step_ups = super::challenge::step_up_statuses(db, &claims.actor_id).await?;
     let items: Vec<Value> = servers
         .iter()
         .map(|row| {
@@ -49,7 +50,7 @@ pub async fn list(db: &D1Database, claims: &ticket::TicketClaims, agent: &str) -
                 (true, Some(c)) if c.status == "expired" => "expired",
                 (true, Some(_)) => "connected",
             };
-            json!({
+            let mut item = json!({
                 "id": row.id,
                 "name": row.name,
                 "endpoint": config["endpoint"],
@@ -58,10 +59,20 @@ pub async fn list(db: &D1Database, claims: &ticket::TicketClaims, agent: &str) -
                 "connection_status": status,
                 "connected_at": conn.filter(|_| needs_user).map(|c| c.connected_at.clone()),
                 "expires_at": conn.filter(|_| needs_user).and_then(|c| c.expires_at).map(|e| rfc3339(e as u64)),
-            })
+            });
+            with_step_up(&mut item, needs_user, step_ups.iter().find(|(id, _)| *id == row.id));
+            item
         })
         .collect();
     Ok(json_response(&json!({ "items": items }), 200))
+}
+
+/// A pending step-up (discovery.md §9) shows as `needs_consent` with its `required_scopes`.
+fn with_step_up(item: &mut Value, needs_user: bool, step_up: Option<&(String, Vec<String>)>) {
+    if let Some((_, scopes)) = step_up.filter(|_| needs_user) {
+        item["connection_status"] = json!("needs_consent");
+        item["required_scopes"] = json!(scopes);
+    }
 }
 
 pub async fn disconnect(

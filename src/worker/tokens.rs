@@ -1,23 +1,28 @@
 //! The access-token route for agent runtimes, and the token lifecycle: refresh when expired
 //! (one refresh at a time per connection, by a lease and a compare-and-swap on `version`),
-//! `expired` when the refresh token is refused, and cached client-credentials tokens.
+//! `expired` when the refresh token is refused or when a token without a refresh token really
+//! expires (discovery.md §8), cached client-credentials tokens, and the client's own lifecycle
+//! on `invalid_client` (see [`super::clients`]).
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use worker::{D1Database, Delay, Request};
 
+use super::clients::{
+    register_again_after_invalid_client, remember_method, send_token_request, TokenCallError,
+};
 use super::control::{check_id, load, open_config, require_attached};
 use super::http::{json_body, json_response, ApiError, ApiResult};
-use super::store::{self, ConnectionRow};
+use super::store::{self, ConnectionRow, ServerRow};
 use super::{now, rfc3339, Settings};
 use crate::config::{AuthConfig, TokenClient};
+use crate::provision::Provider;
 use crate::seal;
 use crate::token::{
     client_credentials_request, parse_refresh_response, parse_token_response, refresh_request,
-    TokenSet,
+    TokenSet, TokenState, MAX_EXPIRES_IN_SECS,
 };
-use crate::transport::Transport;
 
 /// How long a refresh lease lasts (a crashed refresher blocks others no longer than this).
 const LEASE_SECS: u64 = 20;
@@ -42,7 +47,12 @@ pub fn seal_tokens(
     .map_err(|_| ApiError::new(500, "internal_error", "The tokens could not be sealed."))
 }
 
-fn open_tokens(s: &Settings, server_id: &str, actor_id: &str, sealed: &str) -> ApiResult<TokenSet> {
+pub fn open_tokens(
+    s: &Settings,
+    server_id: &str,
+    actor_id: &str,
+    sealed: &str,
+) -> ApiResult<TokenSet> {
     seal::open(
         &s.seal_key,
         sealed,
@@ -59,16 +69,29 @@ fn open_tokens(s: &Settings, server_id: &str, actor_id: &str, sealed: &str) -> A
     })
 }
 
-fn token_json(t: &TokenSet) -> Value {
+/// The API's token object. `expires_at` is capped as a new token's would be (a row stored
+/// before the cap existed cannot make the date formatting fail).
+pub fn token_json(t: &TokenSet) -> Value {
+    let cap = now().saturating_add(MAX_EXPIRES_IN_SECS);
     json!({
         "access_token": t.access_token.expose(),
         "token_type": t.token_type,
-        "expires_at": t.expires_at.map(rfc3339),
+        "expires_at": t.expires_at.map(|e| rfc3339(e.min(cap))),
     })
 }
 
 fn fresh(t: &TokenSet, now: u64, leeway: u64) -> bool {
     t.expires_at.is_none_or(|e| now + leeway < e)
+}
+
+fn actor_of(body: &Value) -> ApiResult<String> {
+    let actor = body
+        .get("actor_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    check_id(&actor, "actor_id")?;
+    Ok(actor)
 }
 
 /// `POST /ai/agents/{agent_id}/mcp-servers/{id}/access-token` `{actor_id}`.
@@ -81,12 +104,7 @@ pub async fn access_token(
 ) -> ApiResult {
     check_id(agent, "agent_id")?;
     let body = json_body(req).await?;
-    let actor = body
-        .get("actor_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    check_id(&actor, "actor_id")?;
+    let actor = actor_of(&body)?;
     let row = load(db, id).await?;
     require_attached(db, agent, id).await?;
     let config = open_config(&row, s)?;
@@ -101,37 +119,55 @@ pub async fn access_token(
             200,
         )),
         Some(auth @ AuthConfig::OauthClientCredentials(_)) => {
-            if let Some(cached) = store::get_client_token(db, id).await? {
-                let t = open_tokens(s, id, "", &cached.tokens_sealed)?;
-                if fresh(&t, now(), s.refresh_leeway) {
-                    return Ok(json_response(&token_json(&t), 200));
-                }
-            }
-            let tc = auth.token_client().expect("an OAuth config");
-            let (Some(token_url), Some(client)) = (tc.token_url, tc.client) else {
-                return Err(ApiError::not_configured("token_url"));
-            };
-            let request =
-                client_credentials_request(&token_url, &client, &tc.scopes, tc.resource.as_deref())
-                    .map_err(|e| ApiError::new(409, "not_configured", e.message))?;
-            let response = s
-                .transport()
-                .send(request)
-                .await
-                .map_err(|e| upstream(&e.message))?;
-            let t = parse_token_response(&response, now()).map_err(|f| upstream(&f.to_string()))?;
-            store::put_client_token(db, id, &seal_tokens(s, id, "", &t)?, t.expires_at).await?;
+            let t = client_token(db, s, &row, &auth, false).await?;
             Ok(json_response(&token_json(&t), 200))
         }
         Some(auth) => {
-            let tc = auth.token_client().expect("an OAuth config");
-            let resource = tc
-                .resource
-                .clone()
-                .unwrap_or_else(|| config.endpoint.clone());
-            user_token(db, s, id, &actor, &tc, &resource).await
+            let t = user_token(db, s, &row, &actor, &auth, &config.endpoint, None).await?;
+            Ok(json_response(&token_json(&t), 200))
         }
     }
+}
+
+/// A client-credentials token: the cached one while fresh (unless `renew`: the MCP server
+/// refused it), else a new one from the token endpoint.
+pub async fn client_token(
+    db: &D1Database,
+    s: &Settings,
+    row: &ServerRow,
+    auth: &AuthConfig,
+    renew: bool,
+) -> ApiResult<TokenSet> {
+    let id = row.id.as_str();
+    if !renew {
+        if let Some(cached) = store::get_client_token(db, id).await? {
+            let t = open_tokens(s, id, "", &cached.tokens_sealed)?;
+            if fresh(&t, now(), s.refresh_leeway) {
+                return Ok(t);
+            }
+        }
+    }
+    let Some(tc) = auth.token_client() else {
+        return Err(ApiError::not_configured("token_url"));
+    };
+    let provider: Provider = serde_json::from_str(&row.provider).unwrap_or_default();
+    let build = |url: &str, client: &crate::token::ClientAuth| {
+        client_credentials_request(url, client, &tc.scopes, tc.resource.as_deref())
+    };
+    let judge = |r: &crate::transport::HttpResponse| parse_token_response(r, now());
+    let (t, switched) = match send_token_request(s, &tc, &provider, &build, &judge).await {
+        Ok(ok) => ok,
+        Err(TokenCallError::NotConfigured(m)) => {
+            return Err(ApiError::new(409, "not_configured", m))
+        }
+        Err(TokenCallError::Transport(m)) => return Err(upstream(&m)),
+        Err(TokenCallError::Failure(f)) => return Err(upstream(&f.to_string())),
+    };
+    if let Some(method) = switched {
+        remember_method(db, s, row, method).await;
+    }
+    store::put_client_token(db, id, &seal_tokens(s, id, "", &t)?, t.expires_at).await?;
+    Ok(t)
 }
 
 fn upstream(detail: &str) -> ApiError {
@@ -146,18 +182,37 @@ fn not_connected() -> ApiError {
     ApiError::new(409, "not_connected", "The actor has not connected this server: start a consent with the runtime plane's connect.")
 }
 
-fn connection_expired() -> ApiError {
+pub fn connection_expired() -> ApiError {
     ApiError::new(409, "connection_expired", "The connection expired (the provider refused the refresh token): the actor must connect again.")
 }
 
-async fn user_token(
+fn expired_without_refresh() -> ApiError {
+    ApiError::new(409, "connection_expired", "The access token expired and the provider issued no refresh token, so it cannot be renewed: the actor must connect again.")
+}
+
+fn client_registered_again() -> ApiError {
+    ApiError::new(409, "connection_expired", "The provider no longer knows this server's client (invalid_client); a new client was registered: the actor must connect again.")
+}
+
+/// The actor's access token: the stored one while fresh, refreshed first when inside the
+/// leeway (one refresh at a time per connection), kept until it really expires when the
+/// provider issued no refresh token. `force_version`: refresh even a fresh token if the
+/// connection is still at this version (the MCP server refused it; a caller that finds a newer
+/// version gets that one).
+pub async fn user_token(
     db: &D1Database,
     s: &Settings,
-    server_id: &str,
+    row: &ServerRow,
     actor: &str,
-    tc: &TokenClient,
-    resource: &str,
-) -> ApiResult {
+    auth: &AuthConfig,
+    endpoint: &str,
+    force_version: Option<f64>,
+) -> ApiResult<TokenSet> {
+    let Some(tc) = auth.token_client() else {
+        return Err(ApiError::not_configured("token_url"));
+    };
+    let resource = tc.resource.clone().unwrap_or_else(|| endpoint.to_owned());
+    let server_id = row.id.as_str();
     for _ in 0..40 {
         let Some(conn) = store::get_connection(db, server_id, actor).await? else {
             return Err(not_connected());
@@ -167,15 +222,30 @@ async fn user_token(
         }
         let tokens = open_tokens(s, server_id, actor, &conn.tokens_sealed)?;
         let t = now();
-        if fresh(&tokens, t, s.refresh_leeway) {
-            return Ok(json_response(&token_json(&tokens), 200));
-        }
-        let Some(refresh_token) = tokens.refresh_token.clone() else {
-            store::mark_expired(db, &conn).await?;
-            return Err(connection_expired());
+        let forced = force_version == Some(conn.version);
+        let state = match tokens.state(t, s.refresh_leeway) {
+            TokenState::Fresh | TokenState::UsableUntilExpiry if forced => {
+                if tokens.refresh_token.is_some() {
+                    TokenState::Refresh
+                } else {
+                    TokenState::ExpiredWithoutRefresh
+                }
+            }
+            other => other,
+        };
+        let refresh_token = match state {
+            TokenState::Fresh | TokenState::UsableUntilExpiry => return Ok(tokens),
+            TokenState::ExpiredWithoutRefresh => {
+                store::mark_expired(db, &conn).await?;
+                return Err(expired_without_refresh());
+            }
+            TokenState::Refresh => match tokens.refresh_token.clone() {
+                Some(r) => r,
+                None => return Err(expired_without_refresh()),
+            },
         };
         if store::lease_refresh(db, &conn, t, t + LEASE_SECS).await? {
-            return refresh(db, s, &conn, tc, &refresh_token, resource).await;
+            return refresh(db, s, row, &conn, &tc, &refresh_token, &resource).await;
         }
         // Another caller is refreshing: wait for its new version.
         Delay::from(Duration::from_millis(150)).await;
@@ -190,45 +260,51 @@ async fn user_token(
 async fn refresh(
     db: &D1Database,
     s: &Settings,
+    row: &ServerRow,
     conn: &ConnectionRow,
     tc: &TokenClient,
     refresh_token: &crate::secret::Secret,
     resource: &str,
-) -> ApiResult {
-    let (Some(token_url), Some(client)) = (tc.token_url.as_deref(), tc.client.as_ref()) else {
-        store::release_lease(db, conn).await?;
-        return Err(ApiError::not_configured("token_url or client_id"));
+) -> ApiResult<TokenSet> {
+    let provider: Provider = serde_json::from_str(&row.provider).unwrap_or_default();
+    let build = |url: &str, client: &crate::token::ClientAuth| {
+        refresh_request(url, client, refresh_token, resource, &tc.scopes)
     };
-    let request = match refresh_request(token_url, client, refresh_token, resource, &tc.scopes) {
-        Ok(r) => r,
-        Err(e) => {
-            store::release_lease(db, conn).await?;
-            return Err(ApiError::new(409, "not_configured", e.message));
-        }
-    };
-    let response = match s.transport().send(request).await {
-        Ok(r) => r,
-        Err(e) => {
-            store::release_lease(db, conn).await?;
-            return Err(upstream(&e.message));
-        }
-    };
-    match parse_refresh_response(&response, now(), refresh_token) {
-        Ok(t) => {
+    let judge =
+        |r: &crate::transport::HttpResponse| parse_refresh_response(r, now(), refresh_token);
+    match send_token_request(s, tc, &provider, &build, &judge).await {
+        Ok((t, switched)) => {
+            if let Some(method) = switched {
+                remember_method(db, s, row, method).await;
+            }
             let sealed = seal_tokens(s, &conn.server_id, &conn.actor_id, &t)?;
             if store::finish_refresh(db, conn, &sealed, t.expires_at).await? {
-                Ok(json_response(&token_json(&t), 200))
+                Ok(t)
             } else {
                 Err(ApiError::new(409, "connection_changed", "The connection changed during the refresh (disconnected or reconnected): retry."))
             }
         }
-        Err(f) if f.is_invalid_grant() => {
+        Err(TokenCallError::Failure(f)) if f.is_invalid_grant() => {
             store::mark_expired(db, conn).await?;
             Err(connection_expired())
         }
-        Err(f) => {
+        Err(e) if e.is_invalid_client() => {
+            if register_again_after_invalid_client(db, s, row).await? {
+                return Err(client_registered_again());
+            }
             store::release_lease(db, conn).await?;
+            let TokenCallError::Failure(f) = e else {
+                return Err(upstream("invalid_client"));
+            };
             Err(upstream(&f.to_string()))
+        }
+        Err(e) => {
+            store::release_lease(db, conn).await?;
+            Err(match e {
+                TokenCallError::NotConfigured(m) => ApiError::new(409, "not_configured", m),
+                TokenCallError::Transport(m) => upstream(&m),
+                TokenCallError::Failure(f) => upstream(&f.to_string()),
+            })
         }
     }
 }

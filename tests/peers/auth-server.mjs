@@ -37,6 +37,19 @@ const RESOURCE_SCOPES = ["mcp:tools"];
  * @param {number} [options.accessTokenTtl=300] access token lifetime in seconds (both grants).
  * @param {number} [options.refreshTokenTtl=86400] refresh token lifetime in seconds.
  * @param {boolean} [options.quiet=true] drop oidc-provider's development-mode warnings.
+ * @param {string[]} [options.resourceScopes=["mcp:tools"]] the scopes a resource server's
+ *   tokens may carry (a step-up test adds more).
+ * @param {boolean} [options.refreshTokens=true] false: never issue a refresh token.
+ * @param {boolean} [options.offlineAccess=true] false: `offline_access` is not a scope here
+ *   (absent from `scopes_supported`).
+ * @param {boolean} [options.basicRequiresClientIdInBody=false] refuse a token request that
+ *   authenticates with HTTP Basic but has no `client_id` in its body (401 invalid_client), as
+ *   some real providers do (the official Python MCP SDK's); client_secret_post still works.
+ * @param {boolean} [options.privateKeyJwt=false] also accept private_key_jwt client
+ *   authentication (RFC 7523; ES256 and RS256), listed in the metadata.
+ * @param {(url: string, init: object) => Promise<Response>} [options.cimdFetch] enables client
+ *   ID metadata documents (`client_id_metadata_document_supported`); the provider fetches each
+ *   https `client_id` URL through this function (a test maps it to a Worker in miniflare).
  * @returns {Promise<{issuer: string, url: string, provider: Provider, close: () => Promise<void>}>}
  */
 export async function startAuthServer({
@@ -46,6 +59,12 @@ export async function startAuthServer({
   accessTokenTtl = 300,
   refreshTokenTtl = 86400,
   quiet = true,
+  resourceScopes = RESOURCE_SCOPES,
+  refreshTokens = true,
+  offlineAccess = true,
+  cimdFetch,
+  basicRequiresClientIdInBody = false,
+  privateKeyJwt = false,
 } = {}) {
   const hostInUrl = host.includes(":") ? `[${host}]` : host; // "::1" -> "[::1]"
   if (!LOOPBACK_HOSTS.has(hostInUrl)) {
@@ -58,7 +77,16 @@ export async function startAuthServer({
   const issuer = `http://${hostInUrl}:${actualPort}`;
 
   const allowed = resource === undefined ? undefined : new Set([resource].flat());
-  const configuration = buildConfiguration({ allowed, accessTokenTtl, refreshTokenTtl });
+  const configuration = buildConfiguration({
+    allowed,
+    accessTokenTtl,
+    refreshTokenTtl,
+    resourceScopes,
+    refreshTokens,
+    offlineAccess,
+    cimdFetch,
+    privateKeyJwt,
+  });
   const provider = withoutDevWarnings(quiet, () => new Provider(issuer, configuration));
   // Plain http on loopback: no TLS-terminating proxy in front, so `provider.proxy` stays false;
   // cookies are then simply not marked Secure (oidc-provider follows ctx.secure).
@@ -66,7 +94,7 @@ export async function startAuthServer({
     console.error(`auth-server: server_error: ${error?.stack ?? error}`);
   });
   const callback = withoutDevWarnings(quiet, () => provider.callback());
-  server.on("request", callback);
+  server.on("request", basicRequiresClientIdInBody ? requireClientIdWithBasic(callback) : callback);
 
   return {
     issuer,
@@ -76,7 +104,16 @@ export async function startAuthServer({
   };
 }
 
-function buildConfiguration({ allowed, accessTokenTtl, refreshTokenTtl }) {
+function buildConfiguration({
+  allowed,
+  accessTokenTtl,
+  refreshTokenTtl,
+  resourceScopes = RESOURCE_SCOPES,
+  refreshTokens = true,
+  offlineAccess = true,
+  cimdFetch,
+  privateKeyJwt = false,
+}) {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const signingKey = { ...privateKey.export({ format: "jwk" }), kid: randomUUID(), alg: "RS256", use: "sig" };
 
@@ -84,9 +121,11 @@ function buildConfiguration({ allowed, accessTokenTtl, refreshTokenTtl }) {
     adapter: createMemoryStore(),
     jwks: { keys: [signingKey] },
     cookies: { keys: [randomBytes(32).toString("base64url")] },
-    scopes: ["openid", "offline_access", ...RESOURCE_SCOPES],
+    scopes: ["openid", ...(offlineAccess ? ["offline_access"] : []), ...resourceScopes],
+    ...(cimdFetch && { fetch: cimdFetch }),
     responseTypes: ["code"],
-    clientAuthMethods: ["client_secret_basic", "client_secret_post", "none"],
+    clientAuthMethods: ["client_secret_basic", "client_secret_post", "none", ...(privateKeyJwt ? ["private_key_jwt"] : [])],
+    ...(privateKeyJwt && { enabledJWA: { clientAuthSigningAlgValues: ["ES256", "RS256"] } }),
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: true },
@@ -97,6 +136,9 @@ function buildConfiguration({ allowed, accessTokenTtl, refreshTokenTtl }) {
         allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
       rpInitiatedLogout: { enabled: false },
+      ...(cimdFetch && {
+        clientIdMetadataDocument: { enabled: true, ack: "draft-02", allowFetch: async () => true },
+      }),
       resourceIndicators: {
         enabled: true,
         // A single requested resource is the default for the token request.
@@ -110,7 +152,7 @@ function buildConfiguration({ allowed, accessTokenTtl, refreshTokenTtl }) {
             throw new errors.InvalidTarget(`resource not served by this test server: ${indicator}`);
           }
           return {
-            scope: RESOURCE_SCOPES.join(" "),
+            scope: resourceScopes.join(" "),
             audience: indicator,
             accessTokenTTL: accessTokenTtl,
             accessTokenFormat: "jwt",
@@ -120,7 +162,7 @@ function buildConfiguration({ allowed, accessTokenTtl, refreshTokenTtl }) {
       },
     },
     // Refresh tokens whenever the client may use them, without the offline_access dance.
-    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
+    issueRefreshToken: async (_ctx, client) => refreshTokens && client.grantTypeAllowed("refresh_token"),
     expiresWithSession: async () => false,
     ttl: {
       AccessToken: () => accessTokenTtl,
@@ -139,6 +181,26 @@ function buildConfiguration({ allowed, accessTokenTtl, refreshTokenTtl }) {
       ctx.type = "html";
       ctx.body = `<!doctype html><title>error</title><pre>${escapeHtml(JSON.stringify(out, null, 2))}</pre>`;
     },
+  };
+}
+
+// A token endpoint that wants client_id in the body even with HTTP Basic: the body is read
+// here and handed on as `req.body` (oidc-provider accepts an already read body).
+function requireClientIdWithBasic(handler) {
+  return async (req, res) => {
+    const basic = /^basic /i.test(req.headers.authorization ?? "");
+    if (req.method === "POST" && new URL(req.url, "http://x").pathname === "/token" && basic) {
+      const chunks = [];
+      for await (const chunk of req) chunks.push(chunk);
+      const text = Buffer.concat(chunks).toString("utf8");
+      if (!new URLSearchParams(text).has("client_id")) {
+        res.writeHead(401, { "content-type": "application/json", "www-authenticate": 'Basic realm="token"' });
+        res.end(JSON.stringify({ error: "invalid_client", error_description: "client_id is required in the request body" }));
+        return;
+      }
+      req.body = text;
+    }
+    return handler(req, res);
   };
 }
 

@@ -364,7 +364,8 @@ test("connect is rate limited per actor: 429 rate_limited past 20 a minute, othe
   const limited = await w.call(path, { method: "POST", token: ticket });
   assert.equal(limited.status, 429, limited.text);
   assert.equal(code(limited), "rate_limited");
-  assert.match(limited.json.errors[0].message, /at most 20 a minute/);
+  assert.match(limited.json.errors[0].message, /at most 20 a minute\. Retry in \d+ s\./);
+  assert.ok(limited.json.retry_after_seconds >= 1 && limited.json.retry_after_seconds <= 60, limited.text);
   assert.equal((await w.call(path, { method: "POST", token: await as("patient") })).status, 200);
 });
 

@@ -453,3 +453,121 @@ mod props {
         }
     }
 }
+
+/// The test key of `token::assertion` (P-256, PKCS#8).
+const TEST_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg9ud1bJvBFUOmf324
+x70ea1CVyzJlk1hWmCboeMQ1hfyhRANCAATddwy6+ui8AnEvKrshD4cGq6CrbeQp
+mby0aKzTVhS2xHVsVk0Ui1XpvAXYnNCTlkrx+GcmssaIl9WhQjCGhAR9
+-----END PRIVATE KEY-----";
+
+#[test]
+fn private_key_jwt_for_client_credentials() {
+    use crate::token::assertion::SigningAlgorithm;
+    let cc = "oauth_client_credentials";
+    // A key alone implies private_key_jwt and ES256; no client_secret needed.
+    let b = ok(with_auth(
+        json!({"type": cc, "client_id": "c", "private_key": TEST_PEM}),
+    ));
+    let AuthConfig::OauthClientCredentials(a) = b.config.auth.clone().unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        a.token_endpoint_auth_method,
+        Some(ClientAuthMethod::PrivateKeyJwt)
+    );
+    assert_eq!(a.signing_algorithm, Some(SigningAlgorithm::Es256));
+    assert!(a.client_secret.is_none());
+    assert_eq!(a.private_key.as_ref().unwrap().expose(), TEST_PEM);
+    // Read routes never show the key.
+    let redacted = b.config.redacted();
+    assert_eq!(redacted["auth"]["has_private_key"], json!(true));
+    assert!(redacted["auth"].get("private_key").is_none());
+    assert!(!redacted.to_string().contains("PRIVATE KEY"));
+    let tc = b.config.auth.unwrap().token_client().unwrap();
+    assert_eq!(tc.client.unwrap().method, ClientAuthMethod::PrivateKeyJwt);
+    assert!(tc.private_key.is_some());
+    // Explicit, with the algorithm named.
+    ok(with_auth(
+        json!({"type": cc, "client_id": "c", "private_key": TEST_PEM,
+        "token_endpoint_auth_method": "private_key_jwt", "signing_algorithm": "ES256"}),
+    ));
+
+    let cases: Vec<(Value, &str, ConfigErrorCode, &str)> = vec![
+        (
+            json!({"type": cc, "client_id": "c", "token_endpoint_auth_method": "private_key_jwt"}),
+            "config.auth.private_key",
+            ConfigErrorCode::Required,
+            "config.auth.private_key is required for private_key_jwt",
+        ),
+        (
+            json!({"type": cc, "client_id": "c", "private_key": "hunter2"}),
+            "config.auth.private_key",
+            ConfigErrorCode::InvalidValue,
+            "config.auth.private_key is neither a PKCS#8 PEM",
+        ),
+        (
+            json!({"type": cc, "client_id": "c", "private_key": {"kty": "RSA", "d": "x"}}),
+            "config.auth.private_key",
+            ConfigErrorCode::InvalidValue,
+            "config.auth.private_key is a JWK that is not an EC P-256 key",
+        ),
+        (
+            json!({"type": cc, "client_id": "c", "private_key": TEST_PEM, "signing_algorithm": "RS256"}),
+            "config.auth.signing_algorithm",
+            ConfigErrorCode::InvalidValue,
+            "`RS256` is not supported: use ES256",
+        ),
+        (
+            json!({"type": cc, "client_id": "c", "private_key": TEST_PEM, "client_secret": "s"}),
+            "config.auth.client_secret",
+            ConfigErrorCode::InvalidValue,
+            "private_key_jwt signs with private_key and sends no secret: remove client_secret",
+        ),
+        (
+            json!({"type": cc, "client_id": "c", "private_key": TEST_PEM,
+                   "token_endpoint_auth_method": "client_secret_basic", "client_secret": "s"}),
+            "config.auth.token_endpoint_auth_method",
+            ConfigErrorCode::InvalidValue,
+            "a private_key is used by token_endpoint_auth_method private_key_jwt only",
+        ),
+        (
+            json!({"type": cc, "client_id": "c", "client_secret": "s", "signing_algorithm": "ES256"}),
+            "config.auth.signing_algorithm",
+            ConfigErrorCode::InvalidValue,
+            "signing_algorithm applies to private_key_jwt only",
+        ),
+        (
+            json!({"type": cc, "client_id": "c"}),
+            "config.auth.client_secret",
+            ConfigErrorCode::Required,
+            "config.auth.client_secret is required for type oauth_client_credentials",
+        ),
+        (
+            json!({"type": "oauth_authorization_code_confidential_pkce",
+                   "token_endpoint_auth_method": "private_key_jwt"}),
+            "config.auth.token_endpoint_auth_method",
+            ConfigErrorCode::InvalidValue,
+            "private_key_jwt is supported for oauth_client_credentials only",
+        ),
+        (
+            json!({"type": "oauth_authorization_code_public_pkce", "private_key": TEST_PEM}),
+            "config.auth.private_key",
+            ConfigErrorCode::UnknownField,
+            "`private_key` is not used by type oauth_authorization_code_public_pkce",
+        ),
+    ];
+    for (auth, path, code, start) in cases {
+        let e = errs(with_auth(auth.clone()));
+        let found = e.iter().find(|x| x.path == path && x.code == code);
+        let Some(found) = found else {
+            panic!("{auth}: no {code} at {path} in {e:?}")
+        };
+        assert!(
+            found.message.starts_with(start),
+            "{auth}: {}",
+            found.message
+        );
+        assert!(!found.message.contains("MIGH"), "the key is never quoted");
+    }
+}

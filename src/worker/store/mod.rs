@@ -2,6 +2,7 @@
 //! values only (the callers seal and open).
 
 pub mod flows;
+pub mod protocol;
 
 use serde::Deserialize;
 use wasm_bindgen::JsValue;

@@ -1,0 +1,393 @@
+//! Runtime challenges and step-up (discovery.md §9): the agent runtime hands the MCP server's
+//! 401/403 answer to `POST /ai/agents/{agent}/mcp-servers/{id}/challenge` and does what the
+//! answer says (`retry` with a new token, `consent_required` with the scopes the next connect
+//! asks for, or `reconnect`). The runtime never parses a challenge itself. Also the scopes a
+//! connect asks for and the `needs_consent` status of the runtime list.
+
+use serde_json::{json, Value};
+use worker::{D1Database, Request};
+
+use super::control::{check_id, load, open_config, provision_error, require_attached, row_for};
+use super::http::{json_body, json_response, ApiError, ApiResult};
+use super::store::{self, ServerRow};
+use super::tokens::{client_token, open_tokens, token_json, user_token};
+use super::{now, rfc3339, Settings};
+use crate::authorize::{authorization_scopes, scope_union};
+use crate::challenge::{bearer_hints, parse_headers};
+use crate::config::{AuthConfig, ServerConfig};
+use crate::provision::{provision_from_challenge, Provider, ProvisionError, ProvisionOptions};
+use crate::registration::ClientSource;
+
+/// At most this many authorization requests per connection per [`STEP_UP_WINDOW_SECS`], the
+/// consent that made the connection included: what the official scenario
+/// `auth/scope-retry-limit` counts (so two step-ups after a consent in the same hour).
+pub const MAX_STEP_UPS: u64 = 3;
+pub const STEP_UP_WINDOW_SECS: u64 = 3600;
+/// Most `WWW-Authenticate` values read from one body.
+const MAX_CHALLENGE_HEADERS: usize = 16;
+
+/// The scopes a connect asks for (discovery.md §8, §9): exactly the step-up's required scopes
+/// when a step-up is pending, else the config's scopes (the challenge's or the PRM's, from
+/// hydration), each plus `offline_access` when the authorization server lists it.
+pub async fn connect_scopes(
+    db: &D1Database,
+    server_id: &str,
+    actor_id: &str,
+    config_scopes: &[String],
+    provider: &Provider,
+) -> ApiResult<Vec<String>> {
+    let offline = provider.offline_access_supported;
+    Ok(
+        match store::protocol::required_scopes(db, server_id, actor_id).await? {
+            Some(required) => authorization_scopes(Some(&required), &[], offline),
+            None => authorization_scopes(None, config_scopes, offline),
+        },
+    )
+}
+
+/// The runtime list's step-up overlay: `needs_consent` with `required_scopes` for the servers
+/// that have a pending step-up for this actor.
+pub async fn step_up_statuses(
+    db: &D1Database,
+    actor_id: &str,
+) -> ApiResult<Vec<(String, Vec<String>)>> {
+    Ok(store::protocol::actor_step_ups(db, actor_id).await?)
+}
+
+struct ChallengeBody {
+    actor: String,
+    status: u16,
+    www_authenticate: Vec<String>,
+}
+
+fn read_body(body: &Value) -> ApiResult<ChallengeBody> {
+    let actor = body
+        .get("actor_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    check_id(&actor, "actor_id")?;
+    let status =
+        match body.get("status").and_then(Value::as_u64) {
+            Some(s @ (401 | 403)) => s as u16,
+            _ => return Err(ApiError::at(
+                400,
+                "invalid_value",
+                "status must be 401 or 403: the MCP server's status that came with the challenge.",
+                "status",
+            )),
+        };
+    let list = match body.get("www_authenticate") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) if items.len() <= MAX_CHALLENGE_HEADERS => {
+            let mut out = Vec::new();
+            for (i, v) in items.iter().enumerate() {
+                match v.as_str() {
+                    Some(s) if s.len() <= 8192 => out.push(s.to_owned()),
+                    _ => {
+                        return Err(ApiError::at(
+                            400,
+                            "invalid_type",
+                            "Each www_authenticate item must be one WWW-Authenticate header value (a string of at most 8192 characters).",
+                            &format!("www_authenticate[{i}]"),
+                        ))
+                    }
+                }
+            }
+            out
+        }
+        Some(_) => {
+            return Err(ApiError::at(
+                400,
+                "invalid_type",
+                "www_authenticate must be an array of the WWW-Authenticate header values the MCP server sent (at most 16).",
+                "www_authenticate",
+            ))
+        }
+    };
+    Ok(ChallengeBody {
+        actor,
+        status,
+        www_authenticate: list,
+    })
+}
+
+fn reconnect() -> ApiResult {
+    Ok(json_response(&json!({ "action": "reconnect" }), 200))
+}
+
+fn consent_required(scopes: &[String]) -> ApiResult {
+    Ok(json_response(
+        &json!({ "action": "consent_required", "required_scopes": scopes }),
+        200,
+    ))
+}
+
+fn retry(t: &crate::token::TokenSet) -> ApiResult {
+    let mut v = token_json(t);
+    v["action"] = json!("retry");
+    Ok(json_response(&v, 200))
+}
+
+/// `POST /ai/agents/{agent_id}/mcp-servers/{id}/challenge`
+/// `{actor_id, status, www_authenticate: [string]}`.
+pub async fn challenge(
+    req: &mut Request,
+    db: &D1Database,
+    s: &Settings,
+    agent: &str,
+    id: &str,
+) -> ApiResult {
+    check_id(agent, "agent_id")?;
+    let body = read_body(&json_body(req).await?)?;
+    let row = load(db, id).await?;
+    require_attached(db, agent, id).await?;
+    let config = open_config(&row, s)?;
+    let hints =
+        bearer_hints(&parse_headers(body.www_authenticate.iter().map(String::as_str)).challenges)
+            .unwrap_or_default();
+    let auth = match &config.auth {
+        // Saved as needing no auth: discovery from this challenge makes it connectable.
+        None => return become_connectable(db, s, &row, &config, &body).await,
+        Some(AuthConfig::Token(_)) => {
+            return Err(ApiError::new(
+                409,
+                "token_rejected",
+                "The MCP server refused the configured static token: update config.auth.auth_token with PATCH.",
+            ))
+        }
+        Some(auth) => auth.clone(),
+    };
+    let insufficient_scope = body.status == 403
+        && hints.error.as_deref() == Some("insufficient_scope")
+        && !hints.scopes.is_empty();
+    if body.status == 403 && !insufficient_scope {
+        return Err(ApiError::new(
+            409,
+            "forbidden",
+            "The MCP server refused the call (403) without asking for more scopes (no insufficient_scope with scope): a new token or consent would not change that.",
+        ));
+    }
+    if let AuthConfig::OauthClientCredentials(_) = auth {
+        if insufficient_scope {
+            return Err(ApiError::new(
+                409,
+                "insufficient_scope",
+                format!("The MCP server asks for the scopes {:?}, which client credentials cannot gain by consent: add them to config.auth.scopes with PATCH.", hints.scopes),
+            ));
+        }
+        let t = client_token(db, s, &row, &auth, true).await?;
+        return retry(&t);
+    }
+    if insufficient_scope {
+        return step_up(db, s, &row, &config, &body.actor, &hints.scopes).await;
+    }
+    // 401: the token was refused. First, whether the server now names another issuer.
+    if let Some(answer) = issuer_changed(db, s, &row, &config, &body).await? {
+        return Ok(answer);
+    }
+    let conn = store::get_connection(db, id, &body.actor).await?;
+    let Some(conn) = conn.filter(|c| c.status == "connected") else {
+        return reconnect();
+    };
+    match user_token(
+        db,
+        s,
+        &row,
+        &body.actor,
+        &auth,
+        &config.endpoint,
+        Some(conn.version),
+    )
+    .await
+    {
+        Ok(t) => retry(&t),
+        Err(e) if e.status == 409 => reconnect(),
+        Err(e) => Err(e),
+    }
+}
+
+/// 403 `insufficient_scope`: the union of the granted and the challenged scopes becomes the
+/// connection's required scopes (SEP-2350), at most [`MAX_STEP_UPS`] an hour.
+async fn step_up(
+    db: &D1Database,
+    s: &Settings,
+    row: &ServerRow,
+    config: &ServerConfig,
+    actor: &str,
+    challenged: &[String],
+) -> ApiResult {
+    let t = now();
+    let since = t.saturating_sub(STEP_UP_WINDOW_SECS);
+    let conn = store::get_connection(db, &row.id, actor).await?;
+    // The consent that made the connection counts when it was within the window (RFC 3339
+    // UTC strings of one format compare as text).
+    let consented = conn
+        .as_ref()
+        .is_some_and(|c| c.connected_at.as_str() > rfc3339(since).as_str());
+    let asked = store::protocol::step_ups_since(db, &row.id, actor, since).await?;
+    if asked + u64::from(consented) >= MAX_STEP_UPS {
+        return Err(ApiError::new(
+            429,
+            "step_up_limit",
+            format!("The MCP server keeps refusing with insufficient_scope: {MAX_STEP_UPS} authorization requests for this connection in the last hour did not satisfy it. Check the scopes it asks for and what the provider grants, then retry later."),
+        ));
+    }
+    let provider: Provider = serde_json::from_str(&row.provider).unwrap_or_default();
+    let config_scopes = config
+        .auth
+        .as_ref()
+        .and_then(AuthConfig::token_client)
+        .map(|tc| tc.scopes)
+        .unwrap_or_default();
+    // What was granted: the token response's scope when the provider said, else what the
+    // last consent asked for.
+    let asked = connect_scopes(db, &row.id, actor, &config_scopes, &provider).await?;
+    let granted = match conn {
+        Some(conn) => open_tokens(s, &row.id, actor, &conn.tokens_sealed)?
+            .scope
+            .map(|sc| {
+                sc.split(' ')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or(asked),
+        None => asked,
+    };
+    let required = authorization_scopes(
+        Some(&scope_union(&granted, challenged)),
+        &[],
+        provider.offline_access_supported,
+    );
+    store::protocol::put_step_up(db, &row.id, actor, &required, t, since).await?;
+    consent_required(&required)
+}
+
+fn provision_options<'a>(s: &'a Settings, callback: &'a str) -> ProvisionOptions<'a> {
+    ProvisionOptions {
+        policy: s.policy(),
+        callback_url: callback,
+        cimd_url: super::clients::cimd_url(s),
+        timeout_ms: crate::transport::DEFAULT_TIMEOUT_MS,
+    }
+}
+
+/// A server saved as needing no auth, challenged at run time: discovery from the challenge,
+/// then hydration and registration; the server is stored with its new auth (connections and
+/// step-ups of the old config dropped) and the person must consent.
+async fn become_connectable(
+    db: &D1Database,
+    s: &Settings,
+    row: &ServerRow,
+    config: &ServerConfig,
+    body: &ChallengeBody,
+) -> ApiResult {
+    let callback = s.callback_url();
+    let options = provision_options(s, &callback);
+    let p = provision_from_challenge(
+        &row.name,
+        config,
+        body.status,
+        &body.www_authenticate,
+        &s.transport(),
+        &options,
+    )
+    .await
+    .map_err(|e| match e {
+        ProvisionError::AuthRequired(d) => ApiError::new(
+            409,
+            "not_connectable",
+            format!("The MCP server challenged, but it cannot be connected by consent: {} Configure config.auth with PATCH.", d.message),
+        )
+        .with("discovery_result", serde_json::to_value(&d).unwrap_or(Value::Null)),
+        other => provision_error(other),
+    })?;
+    let new_row = row_for(&row.id, &p.body, &p.provider, s, &row.created_at)?;
+    store::update_server(db, &new_row, true).await?;
+    store::protocol::clear_server_step_ups(db, &row.id).await?;
+    let scopes = p
+        .body
+        .config
+        .auth
+        .as_ref()
+        .and_then(AuthConfig::token_client)
+        .map(|tc| tc.scopes)
+        .unwrap_or_default();
+    consent_required(&authorization_scopes(
+        None,
+        &scopes,
+        p.provider.offline_access_supported,
+    ))
+}
+
+/// 401 from a server whose client was obtained for one issuer: when discovery from the
+/// challenge names another authorization server, the old client and its connections are not
+/// used there (SEP-2352). A client the Worker obtained (CIMD, DCR) is obtained again for the new
+/// issuer and everyone must reconnect; a pre-registered one cannot be, and the answer says so.
+/// `None` when the issuer is unchanged or discovery says nothing usable.
+async fn issuer_changed(
+    db: &D1Database,
+    s: &Settings,
+    row: &ServerRow,
+    config: &ServerConfig,
+    body: &ChallengeBody,
+) -> ApiResult<Option<worker::Response>> {
+    let provider: Provider = serde_json::from_str(&row.provider).unwrap_or_default();
+    let Some(old) = provider.client_issuer.clone().or(provider.issuer.clone()) else {
+        return Ok(None);
+    };
+    let replay = crate::provision::ChallengeReplay {
+        inner: &s.transport(),
+        endpoint: config.endpoint.clone(),
+        status: body.status,
+        www_authenticate: body.www_authenticate.clone(),
+    };
+    let options = crate::discovery::DiscoverOptions {
+        policy: s.policy(),
+        allow_issuer_mismatch: config
+            .auth
+            .as_ref()
+            .is_some_and(AuthConfig::allow_issuer_mismatch),
+        ..Default::default()
+    };
+    let Ok(d) = crate::discovery::discover(&config.endpoint, &replay, &options).await else {
+        return Ok(None);
+    };
+    let Some(new) = d.issuer.clone() else {
+        return Ok(None);
+    };
+    if new == old {
+        return Ok(None);
+    }
+    if !matches!(
+        provider.client_source,
+        Some(ClientSource::Cimd | ClientSource::Dcr)
+    ) {
+        return Err(ApiError::new(
+            409,
+            "issuer_changed",
+            format!("The MCP server now names the authorization server {new}, but this server's pre-registered client belongs to {old}: register a client at {new} and PATCH config.auth with it."),
+        ));
+    }
+    let callback = s.callback_url();
+    let options = provision_options(s, &callback);
+    let stripped = ServerConfig {
+        auth: None,
+        ..config.clone()
+    };
+    let p = provision_from_challenge(
+        &row.name,
+        &stripped,
+        body.status,
+        &body.www_authenticate,
+        &s.transport(),
+        &options,
+    )
+    .await
+    .map_err(provision_error)?;
+    let new_row = row_for(&row.id, &p.body, &p.provider, s, &row.created_at)?;
+    store::update_server(db, &new_row, true).await?;
+    store::protocol::clear_server_step_ups(db, &row.id).await?;
+    Ok(Some(json_response(&json!({ "action": "reconnect" }), 200)))
+}

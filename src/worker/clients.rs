@@ -1,0 +1,220 @@
+//! The server's OAuth client in the Worker (discovery.md §7): the client ID metadata document
+//! the Worker serves, client authentication of token requests (a fresh `private_key_jwt`
+//! assertion per request, the `client_secret_basic` → `client_secret_post` retry whose method
+//! is then remembered in the stored config), and re-registration after `invalid_client`.
+
+use worker::{D1Database, Headers};
+
+use super::control::{open_config, row_for};
+use super::http::{json_response, ApiError, ApiResult};
+use super::store::{self, ServerRow};
+use super::{now, Settings};
+use crate::auth_mode::ClientAuthMethod;
+use crate::config::{AuthConfig, ServerConfig, ServerConfigBody, TokenClient};
+use crate::pkce;
+use crate::provision::{register_again, Provider};
+use crate::registration::{client_metadata_document, may_register_again};
+use crate::secret::Secret;
+use crate::token::assertion::{client_assertion, ClientKey};
+use crate::token::{ClientAuth, TokenFailure, TokenSet};
+use crate::transport::{HttpRequest, HttpResponse, Transport};
+
+/// Where the Worker serves its client ID metadata document (under `PUBLIC_ORIGIN`).
+pub const CIMD_PATH: &str = "/.well-known/mcp-authlink/client-metadata.json";
+/// The `client_name` of the document.
+const CLIENT_NAME: &str = "mcp-authlink";
+
+/// The CIMD `client_id` to offer authorization servers: only an https URL (the draft requires
+/// it; a development Worker on http loopback registers by DCR instead).
+pub fn cimd_url(s: &Settings) -> Option<&str> {
+    Some(s.client_metadata_url.as_str()).filter(|u| u.starts_with("https://"))
+}
+
+/// `GET /.well-known/mcp-authlink/client-metadata.json`: public and cacheable (an hour).
+pub fn metadata_document(s: &Settings) -> ApiResult {
+    let doc = client_metadata_document(&s.client_metadata_url, CLIENT_NAME, &s.callback_url());
+    let headers = Headers::new();
+    headers.set("cache-control", "public, max-age=3600")?;
+    headers.set("access-control-allow-origin", "*")?;
+    headers.set("content-type", "application/json")?;
+    Ok(json_response(&doc, 200).with_headers(headers))
+}
+
+/// Why a token request gave no tokens.
+pub enum TokenCallError {
+    /// The config cannot make the request (no token URL, an unusable key, ...).
+    NotConfigured(String),
+    /// No answer (network, timeout, blocked target).
+    Transport(String),
+    /// The token endpoint's answer, judged.
+    Failure(TokenFailure),
+}
+
+impl TokenCallError {
+    pub fn is_invalid_client(&self) -> bool {
+        matches!(self, TokenCallError::Failure(f) if f.error() == Some("invalid_client"))
+    }
+}
+
+/// Sends one token request for `tc`'s client: signs a fresh client assertion for
+/// `private_key_jwt`, and retries once as `client_secret_post` when a `client_secret_basic`
+/// request is answered `invalid_client` and the provider lists `client_secret_post`. Returns
+/// the tokens and, when the retry worked, the method to remember.
+pub async fn send_token_request(
+    s: &Settings,
+    tc: &TokenClient,
+    provider: &Provider,
+    build: &dyn Fn(&str, &ClientAuth) -> crate::error::Result<HttpRequest>,
+    judge: &dyn Fn(&HttpResponse) -> Result<TokenSet, TokenFailure>,
+) -> Result<(TokenSet, Option<ClientAuthMethod>), TokenCallError> {
+    let (Some(token_url), Some(client)) = (tc.token_url.as_deref(), tc.client.as_ref()) else {
+        return Err(TokenCallError::NotConfigured(
+            "the config has no token_url or client_id yet".into(),
+        ));
+    };
+    let mut auth = client.clone();
+    if auth.method == ClientAuthMethod::PrivateKeyJwt {
+        auth.assertion = Some(sign(tc, &auth.client_id, provider, token_url)?);
+    }
+    let mut switched = None;
+    for attempt in 0..2 {
+        let request =
+            build(token_url, &auth).map_err(|e| TokenCallError::NotConfigured(e.message))?;
+        let response = s
+            .transport()
+            .send(request)
+            .await
+            .map_err(|e| TokenCallError::Transport(e.message))?;
+        match judge(&response) {
+            Ok(t) => return Ok((t, switched)),
+            Err(f) => {
+                let retry = (attempt == 0)
+                    .then(|| auth.retry_method(&f, &provider.token_endpoint_auth_methods_supported))
+                    .flatten();
+                match retry {
+                    Some(next) => {
+                        switched = Some(next.method);
+                        auth = next;
+                    }
+                    None => return Err(TokenCallError::Failure(f)),
+                }
+            }
+        }
+    }
+    Err(TokenCallError::NotConfigured(
+        "no token request was made".into(),
+    ))
+}
+
+/// The one `client_secret_post` retry of a request whose first try (built and judged by the
+/// caller, e.g. the consent callback's code exchange) failed with `failure`: `None` when no
+/// retry applies or the retry failed too (the caller reports the first failure). The method
+/// that worked is remembered.
+pub async fn retry_as_post(
+    db: &D1Database,
+    s: &Settings,
+    row: &ServerRow,
+    client: &ClientAuth,
+    failure: &TokenFailure,
+    build: &dyn Fn(&ClientAuth) -> crate::error::Result<HttpRequest>,
+) -> Option<TokenSet> {
+    let provider: Provider = serde_json::from_str(&row.provider).unwrap_or_default();
+    let next = client.retry_method(failure, &provider.token_endpoint_auth_methods_supported)?;
+    let response = s.transport().send(build(&next).ok()?).await.ok()?;
+    let tokens = crate::token::parse_token_response(&response, now()).ok()?;
+    remember_method(db, s, row, next.method).await;
+    Some(tokens)
+}
+
+/// A client assertion for `private_key_jwt`: `aud` is the issuer when known, else the token
+/// endpoint (RFC 7523 §3 allows either).
+fn sign(
+    tc: &TokenClient,
+    client_id: &str,
+    provider: &Provider,
+    token_url: &str,
+) -> Result<Secret, TokenCallError> {
+    let Some((key, alg)) = &tc.private_key else {
+        return Err(TokenCallError::NotConfigured(
+            "private_key_jwt needs config.auth.private_key".into(),
+        ));
+    };
+    let key = ClientKey::parse(key.expose(), *alg)
+        .map_err(|p| TokenCallError::NotConfigured(format!("config.auth.private_key {p}")))?;
+    let jti = pkce::generate_state()
+        .map_err(|_| TokenCallError::NotConfigured("no random source".into()))?;
+    let audience = provider.issuer.as_deref().unwrap_or(token_url);
+    Ok(client_assertion(&key, client_id, audience, &jti, now()))
+}
+
+/// Remembers the method that worked after the basic → post retry, in the stored config (so
+/// every later request starts with it). A failure to store is logged, not fatal.
+pub async fn remember_method(
+    db: &D1Database,
+    s: &Settings,
+    row: &ServerRow,
+    method: ClientAuthMethod,
+) {
+    let result = async {
+        let mut config: ServerConfig = open_config(row, s)?;
+        match &mut config.auth {
+            Some(AuthConfig::OauthClientCredentials(a)) => {
+                a.token_endpoint_auth_method = Some(method)
+            }
+            Some(AuthConfig::OauthAuthorizationCodeConfidentialPkce(a)) => {
+                a.token_endpoint_auth_method = Some(method)
+            }
+            _ => return Ok(()),
+        }
+        let provider: Provider = serde_json::from_str(&row.provider).unwrap_or_default();
+        let body = ServerConfigBody {
+            name: row.name.clone(),
+            config,
+        };
+        let new_row = row_for(&row.id, &body, &provider, s, &row.created_at)?;
+        store::update_server(db, &new_row, false).await?;
+        Ok::<(), ApiError>(())
+    }
+    .await;
+    if result.is_err() {
+        worker::console_warn!(
+            "could not remember the token endpoint auth method of {}",
+            row.id
+        );
+    }
+}
+
+/// After `invalid_client` for a dynamically registered client: registers it once more (at
+/// most once an hour per server, so a refused new client never loops), stores the new client
+/// and drops the server's connections and step-ups (everyone consents again). True when a new
+/// client was registered.
+pub async fn register_again_after_invalid_client(
+    db: &D1Database,
+    s: &Settings,
+    row: &ServerRow,
+) -> ApiResult<bool> {
+    let mut provider: Provider = serde_json::from_str(&row.provider).unwrap_or_default();
+    let t = now();
+    if !may_register_again(
+        provider.client_source,
+        Some("invalid_client"),
+        provider.reregistered_at,
+        t,
+    ) {
+        return Ok(false);
+    }
+    let mut body = ServerConfigBody {
+        name: row.name.clone(),
+        config: open_config(row, s)?,
+    };
+    let callback = s.callback_url();
+    if let Err(e) = register_again(&mut body, &provider, &s.transport(), &callback).await {
+        worker::console_warn!("re-registration of {} failed: {:?}", row.id, e);
+        return Ok(false);
+    }
+    provider.reregistered_at = Some(t);
+    let new_row = row_for(&row.id, &body, &provider, s, &row.created_at)?;
+    store::update_server(db, &new_row, true).await?;
+    store::protocol::clear_server_step_ups(db, &row.id).await?;
+    Ok(true)
+}
