@@ -29,12 +29,7 @@ const KNOWN_EXCEPTIONS = new Map([
  * Scenarios whose Worker side is still being built (issue 7): their failure is printed but
  * does not fail the run. Remove each one as it passes (the run says so).
  */
-const PENDING = new Set([
-  "auth/basic-cimd", // the Worker's CIMD client (protocol)
-  "auth/scope-step-up", // the challenge route (protocol)
-  "auth/scope-retry-limit", // the challenge route and its step-up limit (protocol)
-  "auth/client-credentials-jwt", // private_key_jwt (protocol)
-]);
+const PENDING = new Set([]);
 
 /** Deployment settings of one scenario's Worker. */
 function bindingsFor(scenario, origin) {
