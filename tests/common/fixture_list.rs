@@ -67,6 +67,9 @@ pub const OWN_CONFIG: &[(&str, &str)] = files!("tests/fixtures/config":
     "full-client-credentials-ok",
     "name-100-multibyte-ok",
     "name-too-long",
+    "private-key-jwt-bad-key",
+    "private-key-jwt-ok",
+    "private-key-jwt-problems",
     "private-target-server-policy",
     "unknown-field-inside-auth",
 );
