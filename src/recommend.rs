@@ -142,13 +142,13 @@ pub fn recommend_with_warnings(r: &DiscoveryResult) -> RecommendationWithWarning
     let public = mode == AuthMode::OauthAuthorizationCodePublicPkce;
     let cimd = r.client_id_metadata_document_supported;
     let client = if cimd && (public || r.register_url.is_none()) {
-        "the client is identified by its client ID metadata document (CIMD), nothing is registered"
+        "the client is identified by its client ID metadata document (CIMD)"
     } else if r.register_url.is_some() {
         "the client is registered automatically (dynamic client registration)"
     } else if public {
-        "it supports neither client ID metadata documents nor dynamic registration, so supply the client_id registered with the provider"
+        "it offers neither CIMD nor dynamic registration: supply the client_id registered with the provider"
     } else {
-        "it supports neither client ID metadata documents nor dynamic registration, so supply the client_id and client_secret registered with the provider"
+        "it offers neither CIMD nor dynamic registration: supply the client_id and client_secret registered with the provider"
     };
     let mut message = format!("Use {mode} with {issuer}: {client}.");
     let mut warnings = Vec::new();

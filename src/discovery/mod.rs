@@ -387,8 +387,8 @@ impl Run<'_, '_> {
             Warning::new(
                 WarningCode::DefaultEndpoints,
                 format!(
-                    "The server publishes no metadata, but {} answered HTTP {status}: the 2025-03-26 default endpoints {}, {} and {} are used.",
-                    urls[0], urls[0], urls[1], urls[2]
+                    "No metadata, but {} answered HTTP {status}: the 2025-03-26 default endpoints /authorize, /token and /register are used.",
+                    urls[0]
                 ),
             )
             .with_url(urls[0].as_str()),
@@ -573,27 +573,21 @@ impl Run<'_, '_> {
                         )
                         .with_url(url.as_str()),
                     ),
-                    IssuerMatch::Mismatch if legacy => self.warn(
-                        Warning::new(
-                            WarningCode::LegacyMetadata,
-                            format!("The server has no protected resource metadata; the metadata at {url} on its own origin names issuer {:?}, not {:?}: used all the same, as the 2025-03-26 revision did.", asm.issuer, cands.issuer),
-                        )
-                        .with_url(url.as_str()),
-                    ),
                     IssuerMatch::Mismatch => {
-                        let accepted = self.options.allow_issuer_mismatch;
+                        let accepted = legacy || self.options.allow_issuer_mismatch;
+                        let (code, why) = if legacy {
+                            (WarningCode::LegacyMetadata, "used anyway (no protected resource metadata: the server's own origin is its authorization server, as in the 2025-03-26 revision).")
+                        } else if accepted {
+                            (WarningCode::IssuerMismatch, "used anyway because allow_issuer_mismatch is set.")
+                        } else {
+                            (WarningCode::IssuerMismatch, "rejected (set allow_issuer_mismatch only if you trust this provider to re-serve another issuer's metadata).")
+                        };
                         self.warn(
                             Warning::new(
-                                WarningCode::IssuerMismatch,
+                                code,
                                 format!(
-                                    "The metadata at {url} names issuer {:?}, not {:?}: {}",
-                                    asm.issuer,
-                                    cands.issuer,
-                                    if accepted {
-                                        "used anyway because allow_issuer_mismatch is set."
-                                    } else {
-                                        "rejected (set allow_issuer_mismatch only if you trust this provider to re-serve another issuer's metadata)."
-                                    }
+                                    "The metadata at {url} names issuer {:?}, not {:?}: {why}",
+                                    asm.issuer, cands.issuer
                                 ),
                             )
                             .with_url(url.as_str()),
