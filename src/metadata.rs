@@ -59,12 +59,6 @@ pub fn prm_root(endpoint: &Url) -> String {
     format!("{}{PRM_WELL_KNOWN}", origin(endpoint))
 }
 
-/// The 2025-03-26 default endpoints under an origin: authorization, token, registration
-/// (discovery.md §3, legacy mode).
-pub fn default_endpoints(origin: &str) -> [String; 3] {
-    ["authorize", "token", "register"].map(|p| format!("{origin}/{p}"))
-}
-
 /// Whether the answer to `GET <origin>/authorize` shows that the default endpoints exist:
 /// anything but 401, 403, 404 and 405 (a login page, a redirect, a 400 for the missing
 /// parameters, even a 500 from a handler that expected them).
@@ -413,14 +407,6 @@ mod tests {
 
     #[test]
     fn legacy_defaults() {
-        assert_eq!(
-            default_endpoints("http://localhost:3000"),
-            [
-                "http://localhost:3000/authorize",
-                "http://localhost:3000/token",
-                "http://localhost:3000/register"
-            ]
-        );
         for s in [200, 302, 400, 500] {
             assert!(shows_default_endpoints(s), "{s}");
         }

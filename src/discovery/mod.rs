@@ -223,7 +223,7 @@ impl Run<'_, '_> {
         }
 
         // §4 authorization server metadata (or legacy mode: the origin, §3).
-        let mut defaults = None;
+        let mut defaults = false;
         let (authorization_servers, search) = match &prm {
             Some((url, p)) => {
                 let listed = self.at_most_tried(url, &p.authorization_servers);
@@ -236,13 +236,13 @@ impl Run<'_, '_> {
                 if search.found.is_none() {
                     defaults = self.default_endpoints(&origin[0]).await?;
                 }
-                let known = search.found.is_some() || defaults.is_some();
+                let known = search.found.is_some() || defaults;
                 (if known { origin } else { Vec::new() }, search)
             }
         };
         // The default endpoints count as usable: the server showed that it has them (and
         // provisioning relies on this evidence to hydrate and register).
-        let as_evidence = if search.found.is_some() || defaults.is_some() {
+        let as_evidence = if search.found.is_some() || defaults {
             AsEvidence::Usable
         } else if search.saw_json_object {
             AsEvidence::Rejected
@@ -262,10 +262,10 @@ impl Run<'_, '_> {
         // A document (not the default endpoints) says what PKCE and issuer are.
         let found = search.found.is_some();
         let mut asm = search.found.unwrap_or_default();
-        if let Some([authorize, token, register]) = defaults {
-            asm.authorization_endpoint = Some(authorize);
-            asm.token_endpoint = Some(token);
-            asm.registration_endpoint = Some(register);
+        if let (true, Some(origin)) = (defaults, authorization_servers.first()) {
+            asm.authorization_endpoint = Some(format!("{origin}/authorize"));
+            asm.token_endpoint = Some(format!("{origin}/token"));
+            asm.registration_endpoint = Some(format!("{origin}/register"));
         }
         let result = DiscoveryResult {
             requires_auth: true,
@@ -332,14 +332,16 @@ impl Run<'_, '_> {
         }
     }
 
-    /// Launches the PRM candidates early, all but the root URL (unless the challenge named
-    /// it): `auth/metadata-default` treats a root PRM request sent before the path-aware one
+    /// Launches the PRM candidates early, all but the last one unless the challenge named it:
+    /// the last is the root URL (or, when the challenge named the root, the path-aware one),
+    /// and `auth/metadata-default` treats a root PRM request sent before the path-aware one
     /// failed as a fault (discovery.md §4).
     fn prefetch_prm(&self, from_challenge: Option<&str>) {
-        let root = metadata::prm_root(&self.endpoint);
-        for u in metadata::prm_candidates(&self.endpoint, from_challenge) {
-            if u != root || from_challenge == Some(root.as_str()) {
-                self.prefetch(&u);
+        let candidates = metadata::prm_candidates(&self.endpoint, from_challenge);
+        let last = candidates.len().saturating_sub(1);
+        for (i, u) in candidates.iter().enumerate() {
+            if i < last || from_challenge == Some(u.as_str()) {
+                self.prefetch(u);
             }
         }
     }
@@ -353,47 +355,46 @@ impl Run<'_, '_> {
                 Warning::new(
                     WarningCode::TooManyAuthorizationServers,
                     format!(
-                        "The protected resource metadata at {prm_url} lists {} authorization servers: only the first {max} were tried.",
+                        "The protected resource metadata lists {} authorization servers: only the first {max} were tried.",
                         listed.len()
                     ),
                 )
                 .with_url(prm_url),
             );
         }
-        listed.iter().take(max).cloned().collect()
+        listed[..listed.len().min(max)].to_vec()
     }
 
-    /// Legacy mode without metadata (discovery.md §3): the 2025-03-26 default endpoints, when
-    /// one `GET <origin>/authorize` shows that they exist.
-    async fn default_endpoints(&mut self, origin: &str) -> Result<Option<[String; 3]>> {
-        let urls = metadata::default_endpoints(origin);
-        if self.options.policy.check_str(&urls[0]).is_err() {
-            return Ok(None);
+    /// Legacy mode without metadata (discovery.md §3): whether one `GET <origin>/authorize`
+    /// shows that the 2025-03-26 default endpoints exist.
+    async fn default_endpoints(&mut self, origin: &str) -> Result<bool> {
+        let authorize = format!("{origin}/authorize");
+        if self.options.policy.check_str(&authorize).is_err() {
+            return Ok(false);
         }
         let ticket = self
             .fetcher
-            .launch(HttpRequest::get(&urls[0]).timeout_ms(self.options.timeout_ms));
+            .launch(HttpRequest::get(&authorize).timeout_ms(self.options.timeout_ms));
         let answer = self.fetcher.answer(ticket).await;
         let status = match answer.as_ref() {
             Ok(resp) => resp.status,
             Err(e) if e.kind == TransportErrorKind::Aborted => return Err(aborted()),
-            Err(_) => return Ok(None),
+            Err(_) => return Ok(false),
         };
         if !metadata::shows_default_endpoints(status) {
-            return Ok(None);
+            return Ok(false);
         }
         self.fetcher.mark_used(ticket);
         self.warn(
             Warning::new(
                 WarningCode::DefaultEndpoints,
                 format!(
-                    "No metadata, but {} answered HTTP {status}: the 2025-03-26 default endpoints /authorize, /token and /register are used.",
-                    urls[0]
+                    "No metadata, but {authorize} answered HTTP {status}: the 2025-03-26 default endpoints /authorize, /token and /register are used."
                 ),
             )
-            .with_url(urls[0].as_str()),
+            .with_url(authorize),
         );
-        Ok(Some(urls))
+        Ok(true)
     }
 
     fn prefetch(&self, url: &str) {
