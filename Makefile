@@ -17,7 +17,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable
 STAMP := build/.stamp
 
 .PHONY: all dev test pkg bench worker tools tools-rust tools-worker tools-node tools-browser \
-	test-worker dev-page dev-reset \
+	test-worker dev-page dev-reset conformance \
 	test-rust test-wasm test-pkg test-browser fmt lint clean fuzz-long
 
 all: test
@@ -82,6 +82,7 @@ test: tools
 	$(MAKE) worker
 	$(MAKE) test-browser
 	$(MAKE) test-worker
+	$(MAKE) conformance
 
 test-rust:
 	cargo fmt --check
@@ -111,6 +112,14 @@ test-browser: tools-browser
 # The Worker in workerd (miniflare) with D1, against the real peers: lifecycle and negatives.
 test-worker:
 	$(NODE22) --test --test-concurrency=1 tests/worker/*.test.mjs
+
+# The official MCP conformance suite's auth/* client scenarios, one at a time, each against
+# its own Worker (build/worker) driven by the agent runtime in tests/conformance/client.mjs.
+# Prints `conformance: N/M auth scenarios pass` and the reason of each failure; results in
+# build/conformance. One scenario: `make conformance SCENARIOS=auth/basic-cimd`.
+conformance: tools-node
+	@test -f build/worker/index.js || $(MAKE) worker
+	$(NODE22) tests/conformance/run.mjs $(SCENARIOS)
 
 ## ---- run ---------------------------------------------------------------------------------
 # The Worker under `wrangler dev` on http://127.0.0.1:8787 with its local D1 migrated, the

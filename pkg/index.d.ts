@@ -78,7 +78,10 @@ export type WarningCode =
   | "issuer_mismatch"
   | "issuer_trailing_slash"
   | "pkce_not_advertised"
-  | "unsupported_client_auth";
+  | "unsupported_client_auth"
+  | "legacy_metadata"
+  | "default_endpoints"
+  | "too_many_authorization_servers";
 
 export interface Warning {
   code: WarningCode;

@@ -48,6 +48,24 @@ pub fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 
+/// The most authorization servers of one PRM that are tried (issue 9: a PRM listing thousands
+/// must not make discovery fetch thousands of documents).
+pub const MAX_AUTHORIZATION_SERVERS: usize = 5;
+
+/// The root PRM URL (`<origin>/.well-known/oauth-protected-resource`), the last candidate:
+/// never requested before the challenge's and the path-aware candidates have failed
+/// (discovery.md §4, `auth/metadata-default`).
+pub fn prm_root(endpoint: &Url) -> String {
+    format!("{}{PRM_WELL_KNOWN}", origin(endpoint))
+}
+
+/// Whether the answer to `GET <origin>/authorize` shows that the default endpoints exist:
+/// anything but 401, 403, 404 and 405 (a login page, a redirect, a 400 for the missing
+/// parameters, even a 500 from a handler that expected them).
+pub fn shows_default_endpoints(status: u16) -> bool {
+    status != 0 && !matches!(status, 401 | 403 | 404 | 405)
+}
+
 /// PRM candidates in order (discovery.md §3): the challenge's `resource_metadata`, the
 /// path-aware well-known URL (not for an empty or `/` path), the root well-known URL.
 /// A URL listed twice is kept once, at its first place.
@@ -61,7 +79,7 @@ pub fn prm_candidates(endpoint: &Url, from_challenge: Option<&str>) -> Vec<Strin
     if !path.is_empty() {
         out.push(format!("{origin}{PRM_WELL_KNOWN}{path}"));
     }
-    out.push(format!("{origin}{PRM_WELL_KNOWN}"));
+    out.push(prm_root(endpoint));
     dedup_in_order(out)
 }
 
@@ -384,6 +402,20 @@ mod tests {
         assert_eq!(
             canonical_endpoint("https://h.example?x=1", &url("https://h.example?x=1")),
             "https://h.example?x=1"
+        );
+    }
+
+    #[test]
+    fn legacy_defaults() {
+        for s in [200, 302, 400, 500] {
+            assert!(shows_default_endpoints(s), "{s}");
+        }
+        for s in [0, 401, 403, 404, 405] {
+            assert!(!shows_default_endpoints(s), "{s}");
+        }
+        assert_eq!(
+            prm_root(&url("https://a.example:8443/x/y")),
+            "https://a.example:8443/.well-known/oauth-protected-resource"
         );
     }
 

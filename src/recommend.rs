@@ -137,12 +137,18 @@ pub fn recommend_with_warnings(r: &DiscoveryResult) -> RecommendationWithWarning
         };
     };
 
-    let client = match (mode, r.register_url.is_some()) {
-        (_, true) => "the client is registered automatically (dynamic client registration)".to_owned(),
-        (AuthMode::OauthAuthorizationCodePublicPkce, false) => {
-            "it has no registration endpoint, so supply the client_id registered with the provider".to_owned()
-        }
-        _ => "it has no registration endpoint, so supply the client_id and client_secret registered with the provider".to_owned(),
+    // How the client comes to exist (discovery.md §7): CIMD for a public client, or for a
+    // confidential one when there is no DCR; else DCR; else by hand.
+    let public = mode == AuthMode::OauthAuthorizationCodePublicPkce;
+    let cimd = r.client_id_metadata_document_supported;
+    let client = if cimd && (public || r.register_url.is_none()) {
+        "the client is identified by its client ID metadata document (CIMD)"
+    } else if r.register_url.is_some() {
+        "the client is registered automatically (dynamic client registration)"
+    } else if public {
+        "it offers neither CIMD nor dynamic registration: supply the client_id registered with the provider"
+    } else {
+        "it offers neither CIMD nor dynamic registration: supply the client_id and client_secret registered with the provider"
     };
     let mut message = format!("Use {mode} with {issuer}: {client}.");
     let mut warnings = Vec::new();
@@ -160,5 +166,82 @@ pub fn recommend_with_warnings(r: &DiscoveryResult) -> RecommendationWithWarning
         mode: Some(mode),
         message,
         warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discovery::Evidence;
+
+    fn oauth(methods: &[&str], register: bool, cimd: bool) -> DiscoveryResult {
+        DiscoveryResult {
+            requires_auth: true,
+            auth_url: Some("https://as.example/authorize".into()),
+            token_url: Some("https://as.example/token".into()),
+            register_url: register.then(|| "https://as.example/register".into()),
+            issuer: Some("https://as.example".into()),
+            pkce_s256_supported: Some(true),
+            token_endpoint_auth_methods_supported: methods.iter().map(|m| m.to_string()).collect(),
+            client_id_metadata_document_supported: cimd,
+            evidence: Evidence {
+                prm: PrmEvidence::Usable,
+                authorization_server: AsEvidence::Usable,
+            },
+            ..Default::default()
+        }
+    }
+
+    /// discovery.md §6: the message names how the client comes to exist (§7 order).
+    #[test]
+    fn the_message_names_how_the_client_comes_to_exist() {
+        let cases = [
+            // (methods, DCR, CIMD, expected words)
+            (
+                &["none"][..],
+                true,
+                true,
+                "client ID metadata document (CIMD)",
+            ),
+            (
+                &["none"][..],
+                false,
+                true,
+                "client ID metadata document (CIMD)",
+            ),
+            (
+                &["client_secret_basic"][..],
+                false,
+                true,
+                "client ID metadata document (CIMD)",
+            ),
+            (
+                &["client_secret_basic"][..],
+                true,
+                true,
+                "dynamic client registration",
+            ),
+            (&["none"][..], true, false, "dynamic client registration"),
+            (
+                &["none"][..],
+                false,
+                false,
+                "supply the client_id registered",
+            ),
+            (
+                &["client_secret_post"][..],
+                false,
+                false,
+                "supply the client_id and client_secret",
+            ),
+        ];
+        for (methods, dcr, cimd, words) in cases {
+            let r = recommend(&oauth(methods, dcr, cimd));
+            assert!(
+                r.message.contains(words),
+                "{methods:?} dcr={dcr} cimd={cimd}: {}",
+                r.message
+            );
+        }
     }
 }

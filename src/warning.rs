@@ -21,6 +21,12 @@ pub enum WarningCode {
     IssuerTrailingSlash,
     PkceNotAdvertised,
     UnsupportedClientAuth,
+    /// Legacy mode (2025-03-26): the origin's metadata names another issuer, used anyway.
+    LegacyMetadata,
+    /// Legacy mode (2025-03-26): the default endpoints under the origin are used.
+    DefaultEndpoints,
+    /// The PRM lists more authorization servers than are tried.
+    TooManyAuthorizationServers,
 }
 
 /// One warning: `{code, message, url?, status?}`.

@@ -136,6 +136,55 @@ fn the_trace_lists_exactly_the_requests_sent_in_order() {
     }
 }
 
+/// discovery.md §4: the root PRM URL is requested only after the path-aware candidate (and
+/// never when an earlier candidate was used), with speculation on or off: the official
+/// scenario `auth/metadata-default` treats an early root PRM request as a fault.
+#[test]
+fn the_root_prm_is_requested_only_after_the_path_aware_candidate() {
+    for path in fixture_files() {
+        let fixture: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let endpoint = url::Url::parse(fixture["endpoint"].as_str().unwrap()).unwrap();
+        let origin = endpoint.origin().ascii_serialization();
+        let root = format!("{origin}/.well-known/oauth-protected-resource");
+        let trimmed = endpoint.path().trim_end_matches('/');
+        let path_aware = (!trimmed.is_empty()).then(|| format!("{root}{trimmed}"));
+        for speculate in [true, false] {
+            let (Ok(result), _) = run(&fixture, speculate) else {
+                continue;
+            };
+            let urls: Vec<&str> = result["trace"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["url"].as_str().unwrap())
+                .collect();
+            let Some(root_at) = urls.iter().position(|u| *u == root) else {
+                continue;
+            };
+            // The challenge may name the root URL itself: then it is the first candidate.
+            let challenge_names_root = fixture["routes"]
+                .to_string()
+                .contains(&format!("resource_metadata=\\\"{root}\\\""));
+            if challenge_names_root {
+                continue;
+            }
+            let used = result["resource_metadata_url"].as_str();
+            assert!(
+                used.is_none_or(|u| u == root),
+                "{path:?} speculate={speculate}: root PRM requested though {used:?} was used"
+            );
+            if let Some(pa) = &path_aware {
+                let pa_at = urls.iter().position(|u| u == pa);
+                assert!(
+                    pa_at.is_some_and(|i| i < root_at),
+                    "{path:?} speculate={speculate}: root PRM before the path-aware one: {urls:?}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn the_wasm_suite_lists_every_fixture_file() {
     use common::fixture_list::*;

@@ -147,9 +147,7 @@ impl Run<'_, '_> {
         let timeout = self.options.timeout_ms;
         let probe = self.fetcher.launch(probe_request(&endpoint, timeout));
         if self.options.speculate {
-            for u in metadata::prm_candidates(&self.endpoint, None) {
-                self.prefetch(&u);
-            }
+            self.prefetch_prm(None);
             for u in metadata::issuer_metadata_urls(&metadata::origin(&self.endpoint))
                 .unwrap_or_default()
             {
@@ -224,27 +222,27 @@ impl Run<'_, '_> {
             return Ok(self.finish(DiscoveryResult::default()));
         }
 
-        // §4 authorization server metadata (or the legacy fallback to the origin).
+        // §4 authorization server metadata (or legacy mode: the origin, §3).
+        let mut defaults = false;
         let (authorization_servers, search) = match &prm {
-            Some((_, p)) => (
-                p.authorization_servers.clone(),
-                self.find_authorization_server(&p.authorization_servers)
-                    .await?,
-            ),
+            Some((url, p)) => {
+                let listed = self.at_most_tried(url, &p.authorization_servers);
+                let search = self.find_authorization_server(&listed, false).await?;
+                (listed, search)
+            }
             None => {
                 let origin = vec![metadata::origin(&self.endpoint)];
-                let search = self.find_authorization_server(&origin).await?;
-                (
-                    if search.found.is_some() {
-                        origin
-                    } else {
-                        Vec::new()
-                    },
-                    search,
-                )
+                let search = self.find_authorization_server(&origin, true).await?;
+                if search.found.is_none() {
+                    defaults = self.default_endpoints(&origin[0]).await?;
+                }
+                let known = search.found.is_some() || defaults;
+                (if known { origin } else { Vec::new() }, search)
             }
         };
-        let as_evidence = if search.found.is_some() {
+        // The default endpoints count as usable: the server showed that it has them (and
+        // provisioning relies on this evidence to hydrate and register).
+        let as_evidence = if search.found.is_some() || defaults {
             AsEvidence::Usable
         } else if search.saw_json_object {
             AsEvidence::Rejected
@@ -261,8 +259,14 @@ impl Run<'_, '_> {
                 .map(|(_, p)| p.scopes_supported.clone())
                 .unwrap_or_default()
         };
-        let asm = search.found.unwrap_or_default();
-        let found = as_evidence == AsEvidence::Usable;
+        // A document (not the default endpoints) says what PKCE and issuer are.
+        let found = search.found.is_some();
+        let mut asm = search.found.unwrap_or_default();
+        if let (true, Some(origin)) = (defaults, authorization_servers.first()) {
+            asm.authorization_endpoint = Some(format!("{origin}/authorize"));
+            asm.token_endpoint = Some(format!("{origin}/token"));
+            asm.registration_endpoint = Some(format!("{origin}/register"));
+        }
         let result = DiscoveryResult {
             requires_auth: true,
             resource: Some(match &prm {
@@ -326,6 +330,71 @@ impl Run<'_, '_> {
                 None
             }
         }
+    }
+
+    /// Launches the PRM candidates early, all but the last one unless the challenge named it:
+    /// the last is the root URL (or, when the challenge named the root, the path-aware one),
+    /// and `auth/metadata-default` treats a root PRM request sent before the path-aware one
+    /// failed as a fault (discovery.md §4).
+    fn prefetch_prm(&self, from_challenge: Option<&str>) {
+        let candidates = metadata::prm_candidates(&self.endpoint, from_challenge);
+        let last = candidates.len().saturating_sub(1);
+        for (i, u) in candidates.iter().enumerate() {
+            if i < last || from_challenge == Some(u.as_str()) {
+                self.prefetch(u);
+            }
+        }
+    }
+
+    /// The PRM's authorization servers that are tried: the first
+    /// [`metadata::MAX_AUTHORIZATION_SERVERS`], with a warning when there were more.
+    fn at_most_tried(&mut self, prm_url: &str, listed: &[String]) -> Vec<String> {
+        let max = metadata::MAX_AUTHORIZATION_SERVERS;
+        if listed.len() > max {
+            self.warn(
+                Warning::new(
+                    WarningCode::TooManyAuthorizationServers,
+                    format!(
+                        "The protected resource metadata lists {} authorization servers: only the first {max} were tried.",
+                        listed.len()
+                    ),
+                )
+                .with_url(prm_url),
+            );
+        }
+        listed[..listed.len().min(max)].to_vec()
+    }
+
+    /// Legacy mode without metadata (discovery.md §3): whether one `GET <origin>/authorize`
+    /// shows that the 2025-03-26 default endpoints exist.
+    async fn default_endpoints(&mut self, origin: &str) -> Result<bool> {
+        let authorize = format!("{origin}/authorize");
+        if self.options.policy.check_str(&authorize).is_err() {
+            return Ok(false);
+        }
+        let ticket = self
+            .fetcher
+            .launch(HttpRequest::get(&authorize).timeout_ms(self.options.timeout_ms));
+        let answer = self.fetcher.answer(ticket).await;
+        let status = match answer.as_ref() {
+            Ok(resp) => resp.status,
+            Err(e) if e.kind == TransportErrorKind::Aborted => return Err(aborted()),
+            Err(_) => return Ok(false),
+        };
+        if !metadata::shows_default_endpoints(status) {
+            return Ok(false);
+        }
+        self.fetcher.mark_used(ticket);
+        self.warn(
+            Warning::new(
+                WarningCode::DefaultEndpoints,
+                format!(
+                    "No metadata, but {authorize} answered HTTP {status}: the 2025-03-26 default endpoints /authorize, /token and /register are used."
+                ),
+            )
+            .with_url(authorize),
+        );
+        Ok(true)
     }
 
     fn prefetch(&self, url: &str) {
@@ -393,9 +462,7 @@ impl Run<'_, '_> {
     ) -> Result<(PrmEvidence, Option<(String, ProtectedResource)>)> {
         let candidates = metadata::prm_candidates(&self.endpoint, from_challenge);
         if self.options.speculate {
-            for u in &candidates {
-                self.prefetch(u);
-            }
+            self.prefetch_prm(from_challenge);
         }
         let mut saw_json_object = false;
         for url in candidates {
@@ -437,7 +504,13 @@ impl Run<'_, '_> {
         ))
     }
 
-    async fn find_authorization_server(&mut self, entries: &[String]) -> Result<AsSearch> {
+    /// `legacy`: the entry is the endpoint's origin (discovery.md §3, legacy mode), whose
+    /// document is used whatever its issuer says, with warning `legacy_metadata`.
+    async fn find_authorization_server(
+        &mut self,
+        entries: &[String],
+        legacy: bool,
+    ) -> Result<AsSearch> {
         let mut search = AsSearch::default();
         for entry in entries {
             let Some(cands) = metadata::issuer_candidates(entry) else {
@@ -502,19 +575,20 @@ impl Run<'_, '_> {
                         .with_url(url.as_str()),
                     ),
                     IssuerMatch::Mismatch => {
-                        let accepted = self.options.allow_issuer_mismatch;
+                        let accepted = legacy || self.options.allow_issuer_mismatch;
+                        let (code, why) = if legacy {
+                            (WarningCode::LegacyMetadata, "used anyway (no protected resource metadata: the server's own origin is its authorization server, as in the 2025-03-26 revision).")
+                        } else if accepted {
+                            (WarningCode::IssuerMismatch, "used anyway because allow_issuer_mismatch is set.")
+                        } else {
+                            (WarningCode::IssuerMismatch, "rejected (set allow_issuer_mismatch only if you trust this provider to re-serve another issuer's metadata).")
+                        };
                         self.warn(
                             Warning::new(
-                                WarningCode::IssuerMismatch,
+                                code,
                                 format!(
-                                    "The metadata at {url} names issuer {:?}, not {:?}: {}",
-                                    asm.issuer,
-                                    cands.issuer,
-                                    if accepted {
-                                        "used anyway because allow_issuer_mismatch is set."
-                                    } else {
-                                        "rejected (set allow_issuer_mismatch only if you trust this provider to re-serve another issuer's metadata)."
-                                    }
+                                    "The metadata at {url} names issuer {:?}, not {:?}: {why}",
+                                    asm.issuer, cands.issuer
                                 ),
                             )
                             .with_url(url.as_str()),

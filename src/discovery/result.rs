@@ -169,7 +169,7 @@ impl AsEvidence {
 
 /// Every warning code with its name (the test `enum_names_are_serdes` keeps the list whole
 /// and the names right).
-const WARNING_CODES: [(WarningCode, &str); 15] = [
+const WARNING_CODES: [(WarningCode, &str); 18] = [
     (WarningCode::ChallengeOnSuccess, "challenge_on_success"),
     (WarningCode::Redirected, "redirected"),
     (WarningCode::Inconclusive, "inconclusive"),
@@ -190,6 +190,12 @@ const WARNING_CODES: [(WarningCode, &str); 15] = [
     (
         WarningCode::UnsupportedClientAuth,
         "unsupported_client_auth",
+    ),
+    (WarningCode::LegacyMetadata, "legacy_metadata"),
+    (WarningCode::DefaultEndpoints, "default_endpoints"),
+    (
+        WarningCode::TooManyAuthorizationServers,
+        "too_many_authorization_servers",
     ),
 ];
 
@@ -557,6 +563,9 @@ mod tests {
             WarningCode::IssuerTrailingSlash => 12,
             WarningCode::PkceNotAdvertised => 13,
             WarningCode::UnsupportedClientAuth => 14,
+            WarningCode::LegacyMetadata => 15,
+            WarningCode::DefaultEndpoints => 16,
+            WarningCode::TooManyAuthorizationServers => 17,
         };
         for (i, (c, name)) in WARNING_CODES.into_iter().enumerate() {
             assert_eq!(index(c), i);

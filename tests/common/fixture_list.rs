@@ -32,8 +32,14 @@ pub const OWN_DISCOVERY: &[(&str, &str)] = files!("tests/fixtures/discovery":
     "as-unreachable-and-timeouts",
     "challenge-on-success-ignored",
     "issuer-mismatch-allowed-by-operator",
+    "legacy-authorize-refused-api-key",
+    "legacy-default-endpoints",
+    "legacy-openid-configuration-other-issuer",
+    "legacy-origin-metadata-other-issuer",
+    "metadata-default-root-prm-never-early",
     "not-found-after-both-probes",
     "private-key-jwt-only-unsupported",
+    "prm-thousands-of-authorization-servers",
     "redirect-is-final-status",
 );
 

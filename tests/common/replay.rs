@@ -120,5 +120,21 @@ pub fn check_expectations(fixture: &Value, result: &Value) -> Vec<String> {
             problems.push(format!("warning {want} missing (got {codes:?})"));
         }
     }
+    // Extension of the project's own fixtures: URLs that must never be requested.
+    let requested: Vec<&str> = result["trace"]
+        .as_array()
+        .map(|t| t.iter().filter_map(|e| e["url"].as_str()).collect())
+        .unwrap_or_default();
+    for url in fixture
+        .get("expect_not_requested")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        if requested.contains(&url) {
+            problems.push(format!("{url} was requested (trace: {requested:?})"));
+        }
+    }
     problems
 }

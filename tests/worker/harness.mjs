@@ -31,8 +31,12 @@ export function migrations() {
     );
 }
 
-/** Starts the Worker; `bindings` override the development settings. */
-export async function startWorker({ bindings = {}, log = false } = {}) {
+/**
+ * Starts the Worker; `bindings` override the development settings. With `port`, it also
+ * listens on http://127.0.0.1:<port> (for peers that fetch from it, such as the conformance
+ * suite's clients).
+ */
+export async function startWorker({ bindings = {}, log = false, port } = {}) {
   const out = join(root, "build", "worker");
   const logs = [];
   const mf = new Miniflare({
@@ -44,6 +48,7 @@ export async function startWorker({ bindings = {}, log = false } = {}) {
       { type: "CompiledWasm", include: ["**/*.wasm"] },
     ],
     compatibilityDate: "2026-07-30",
+    ...(port ? { host: "127.0.0.1", port } : {}),
     d1Databases: { DB: "mcp-authlink-test" },
     // The webhook queue, produced and consumed by the Worker as in wrangler.toml (batches
     // flushed after 1 s instead of 5, retries as configured there).
