@@ -55,7 +55,7 @@ const ourVersion = versionOf("mcp-authlink");
  * `allow_issuer_mismatch` (the operator's server-config choice) is passed on, as the tests do.
  */
 async function ours(fixture, fetch) {
-  const result = await discover(fixture.endpoint, { fetch, allowIssuerMismatch: fixture.allow_issuer_mismatch === true });
+  const result = await discover(fixture.endpoint, { fetch, allowIssuerMismatch: fixture.allow_issuer_mismatch === true, blockPrivate: false });
   return { token: result.token_url ?? null, requiresAuth: result.requires_auth, trace: result.trace.length };
 }
 
