@@ -305,37 +305,38 @@ async fn refresh(
                 return Err(client_registered_again());
             }
             store::release_lease(db, conn).await?;
-            let TokenCallError::Failure(f) = e else {
-                return Err(upstream("invalid_client"));
-            };
+            Err(refresh_failure(db, s, conn, e).await)
+        }
+        Err(e) => {
+            store::release_lease(db, conn).await?;
+            Err(refresh_failure(db, s, conn, e).await)
+        }
+    }
+}
+
+/// The answer to a refresh that failed without voiding the connection (it stays `connected`),
+/// recorded on the connection and as a `connection.refresh_failed` event.
+async fn refresh_failure(
+    db: &D1Database,
+    s: &Settings,
+    conn: &ConnectionRow,
+    e: TokenCallError,
+) -> ApiError {
+    let (reason, answer) = match e {
+        TokenCallError::NotConfigured(m) => {
+            return ApiError::new(409, "not_configured", m);
+        }
+        TokenCallError::Transport(m) => ("token_endpoint_unreachable".to_owned(), upstream(&m)),
+        TokenCallError::Failure(f) => {
             // The provider's OAuth error when it is a plain code, else the failure's own code.
             let reason = f
                 .error()
                 .filter(|e| e.len() <= 64 && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
                 .unwrap_or(f.code().as_str())
                 .to_owned();
-            connections::refresh_failed(db, s, &conn.server_id, &conn.actor_id, false, &reason)
-                .await;
-            Err(upstream(&f.to_string()))
+            (reason, upstream(&f.to_string()))
         }
-        Err(e) => {
-            store::release_lease(db, conn).await?;
-            Err(match e {
-                TokenCallError::NotConfigured(m) => ApiError::new(409, "not_configured", m),
-                TokenCallError::Transport(m) => {
-                    connections::refresh_failed(
-                        db,
-                        s,
-                        &conn.server_id,
-                        &conn.actor_id,
-                        false,
-                        "token_endpoint_unreachable",
-                    )
-                    .await;
-                    upstream(&m)
-                }
-                TokenCallError::Failure(f) => upstream(&f.to_string()),
-            })
-        }
-    }
+    };
+    connections::refresh_failed(db, s, &conn.server_id, &conn.actor_id, false, &reason).await;
+    answer
 }

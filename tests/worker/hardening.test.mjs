@@ -117,8 +117,12 @@ test("a chunked 60 MB body without Content-Length is read only up to the cap", a
     headers: { "content-type": "application/json", "transfer-encoding": "chunked" },
     total: 60 * MB,
   });
-  assert.equal(r.status, 413);
-  assert.equal(r.json.errors[0].code, "body_too_large");
+  // Either the 413 arrived, or the connection was closed after the answer (under load the
+  // reset can overtake it): both long before the 60 MB were sent.
+  if (!r.reset) {
+    assert.equal(r.status, 413);
+    assert.equal(r.json.errors[0].code, "body_too_large");
+  }
   // The Worker stops reading at 256 KiB; what is in flight (socket buffers) is all that
   // goes out besides. A Worker that read the whole body answers after 60 MB.
   assert.ok(r.written < 8 * MB, `${r.written} bytes were sent before the answer`);

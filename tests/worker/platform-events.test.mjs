@@ -130,7 +130,7 @@ test("a failed consent is connection.failed with the reason", async () => {
   const server = await createServer(w, "fail-events", { endpoint: s.mcp.endpoint, auth: { type: CONFIDENTIAL } }, ["agent-f"]);
   const ticket = await ticketFor(w, "fay", ["agent-f"]);
   const state = await stateOf(w, ticket, "agent-f", server.id);
-  const page = await callback(w, { state, error: "access_denied", iss: s.as.issuer });
+  const page = await callback(w, { s: server.id, state, error: "access_denied", iss: s.as.issuer });
   assert.equal(page.status, 400, page.text);
   const failed = (await events(`?after=${start}&type=connection.failed`)).items;
   assert.equal(failed.length, 1, JSON.stringify(failed));

@@ -129,8 +129,14 @@ test("CIMD_URL: a document served elsewhere is every server's client id (the doc
   const bad = await startWorker({ bindings: { CIMD_URL: "http://authlink.test/doc.json" } });
   cleanups.push(() => bad.close());
   const r = await bad.admin("/ai/mcp-servers");
+  // Callers learn only that the Worker is misconfigured; the log says what to fix.
   assert.equal(r.status, 500);
-  assert.match(r.text, /CIMD_URL must be an https URL/);
+  assert.equal(r.json.errors[0].code, "misconfigured");
+  assert.doesNotMatch(r.text, /CIMD_URL/);
+  for (let i = 0; i < 50 && !bad.logs.join("").includes("CIMD_URL must be an https URL"); i += 1) {
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  assert.match(bad.logs.join(""), /CIMD_URL must be an https URL/);
 });
 
 test("a confidential config registers by DCR even when the provider supports CIMD (CIMD only without DCR)", async () => {
