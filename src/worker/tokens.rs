@@ -12,12 +12,13 @@ use super::http::{json_body, json_response, ApiError, ApiResult};
 use super::store::{self, ConnectionRow};
 use super::{connections, now, rfc3339, Settings};
 use crate::config::{AuthConfig, TokenClient};
+use crate::consent::{config_match, ConfigMatch};
 use crate::seal;
 use crate::token::{
     client_credentials_request, parse_refresh_response, parse_token_response, refresh_request,
     TokenSet,
 };
-use crate::transport::Transport;
+use crate::transport::{Transport, TransportErrorKind};
 
 /// How long a refresh lease lasts (a crashed refresher blocks others no longer than this).
 const LEASE_SECS: u64 = 20;
@@ -116,6 +117,7 @@ pub async fn access_token(
             let (Some(token_url), Some(client)) = (tc.token_url, tc.client) else {
                 return Err(ApiError::not_configured("token_url"));
             };
+            check_token_url(s, &token_url)?;
             let request =
                 client_credentials_request(&token_url, &client, &tc.scopes, tc.resource.as_deref())
                     .map_err(|e| ApiError::new(409, "not_configured", e.message))?;
@@ -123,7 +125,7 @@ pub async fn access_token(
                 .transport()
                 .send(request)
                 .await
-                .map_err(|e| upstream(&e.message))?;
+                .map_err(|e| send_failed(&e))?;
             let t = parse_token_response(&response, now()).map_err(|f| upstream(&f.to_string()))?;
             store::put_client_token(db, id, &seal_tokens(s, id, "", &t)?, t.expires_at).await?;
             Ok(json_response(&token_json(&t), 200))
@@ -134,7 +136,8 @@ pub async fn access_token(
                 .resource
                 .clone()
                 .unwrap_or_else(|| config.endpoint.clone());
-            user_token(db, s, id, &actor, &tc, &resource).await
+            let version = row.config_version as u64;
+            user_token(db, s, id, &actor, &tc, &resource, version).await
         }
     }
 }
@@ -155,6 +158,8 @@ fn connection_expired() -> ApiError {
     ApiError::new(409, "connection_expired", "The connection expired (the provider refused the refresh token): the actor must connect again.")
 }
 
+/// `tc` is the token client of the server's config at `config_version`: a connection made
+/// under another version is neither returned nor refreshed with it.
 pub async fn user_token(
     db: &D1Database,
     s: &Settings,
@@ -162,6 +167,7 @@ pub async fn user_token(
     actor: &str,
     tc: &TokenClient,
     resource: &str,
+    config_version: u64,
 ) -> ApiResult {
     for _ in 0..40 {
         let Some(conn) = store::get_connection(db, server_id, actor).await? else {
@@ -169,6 +175,17 @@ pub async fn user_token(
         };
         if conn.status == "expired" {
             return Err(connection_expired());
+        }
+        match config_match(Some(conn.config_version as u64), config_version) {
+            ConfigMatch::Same => {}
+            // Made under a config this request did not read: a retry reads the current one.
+            ConfigMatch::Ahead => return Err(config_changed()),
+            // Made under an older config that the server no longer has.
+            ConfigMatch::Stale => {
+                store::mark_expired(db, &conn).await?;
+                connections::refresh_failed(db, s, server_id, actor, true, "server_changed").await;
+                return Err(connection_expired());
+            }
         }
         let tokens = open_tokens(s, server_id, actor, &conn.tokens_sealed)?;
         let t = now();
@@ -205,6 +222,10 @@ async fn refresh(
         store::release_lease(db, conn).await?;
         return Err(ApiError::not_configured("token_url or client_id"));
     };
+    if let Err(e) = check_token_url(s, token_url) {
+        store::release_lease(db, conn).await?;
+        return Err(e);
+    }
     let request = match refresh_request(token_url, client, refresh_token, resource, &tc.scopes) {
         Ok(r) => r,
         Err(e) => {
@@ -225,7 +246,7 @@ async fn refresh(
                 "token_endpoint_unreachable",
             )
             .await;
-            return Err(upstream(&e.message));
+            return Err(send_failed(&e));
         }
     };
     match parse_refresh_response(&response, now(), refresh_token) {
@@ -263,5 +284,44 @@ async fn refresh(
                 .await;
             Err(upstream(&f.to_string()))
         }
+    }
+}
+
+fn config_changed() -> ApiError {
+    ApiError::new(
+        409,
+        "connection_changed",
+        "The server's config changed while this request ran: retry.",
+    )
+}
+
+/// 400 `blocked_target` (path `config.auth.token_url`) when the deployment refuses to call
+/// the token endpoint: checked before any token request, on every route that sends one.
+pub fn check_token_url(s: &Settings, token_url: &str) -> ApiResult<()> {
+    s.policy()
+        .check_str(token_url)
+        .map(|_| ())
+        .map_err(|r| blocked_token_url(&r.message(token_url)))
+}
+
+fn blocked_token_url(detail: &str) -> ApiError {
+    ApiError::at(
+        400,
+        "blocked_target",
+        format!(
+            "The server's token endpoint is a target this deployment refuses to call ({detail}). \
+             Fix config.auth.token_url (PATCH the server); private and loopback targets are for \
+             local development only (ALLOW_PRIVATE_TARGETS=true)."
+        ),
+        "config.auth.token_url",
+    )
+}
+
+/// A token request that was not answered: `blocked_target` (400) when the target policy
+/// refused it, else 502.
+fn send_failed(e: &crate::transport::TransportError) -> ApiError {
+    match e.kind {
+        TransportErrorKind::Blocked => blocked_token_url(&e.message),
+        _ => upstream(&e.message),
     }
 }
