@@ -21,12 +21,14 @@ import {
   accessToken,
   callback,
   code,
+  connect,
   consentParams,
   count,
   createServer,
   flowStatus,
   pageCode,
   registerClient,
+  startConsent,
   ticketFor,
 } from "./scenario.mjs";
 
@@ -186,6 +188,8 @@ test("the token endpoint moves to B between the consent and its callback: the co
   const server = await serverUnderA("race-callback");
   const ticket = await ticketFor(w, "bob", [AGENT]);
   const params = await consentParams(w, ticket, AGENT, server.id);
+  // Another person's connect, not yet started in the browser.
+  const unstarted = await connect(w, await ticketFor(w, "bea", [AGENT]), AGENT, server.id);
   const [aBefore, bBefore] = [A.tokenRequests(), B.tokenRequests()];
 
   // Same endpoint, issuer and client: only the token endpoint is now B's.
@@ -204,6 +208,11 @@ test("the token endpoint moves to B between the consent and its callback: the co
   assert.equal(await connectionsOf(server.id), 0);
   // The state was consumed: the same callback again is an unknown state.
   assert.equal(pageCode(await callback(w, params)), "invalid_state");
+  // The start route does not send a browser to the old config's authorization URL.
+  const start = await startConsent(w, unstarted);
+  assert.equal(start.status, 400, start.text);
+  assert.equal(start.location, null);
+  assert.equal(pageCode(start), "server_changed");
 });
 
 test("the token endpoint moves to B while A refreshes: the refresh token never reaches B", async () => {
