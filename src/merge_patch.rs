@@ -1,8 +1,8 @@
 //! Server updates as a JSON merge patch (RFC 7396): the patch is merged into the stored body
 //! (`{name, config}`, secrets included), so fields left out stay, secrets stay unless the
 //! patch replaces them, and `null` removes a field. Then the rule for connections: they are
-//! dropped only when what they were made with changes (the endpoint, the issuer, or the
-//! OAuth client).
+//! dropped only when what they were made with changes (the endpoint, the issuer, the OAuth
+//! client, or the token endpoint).
 
 use serde_json::{Map, Value};
 
@@ -114,8 +114,19 @@ fn client_of(auth: Option<&AuthConfig>) -> (Option<String>, Option<String>, Opti
     )
 }
 
+/// The token endpoint a config's refresh tokens are sent to.
+fn token_url_of(config: &ServerConfig) -> Option<String> {
+    config
+        .auth
+        .as_ref()
+        .and_then(AuthConfig::token_client)
+        .and_then(|tc| tc.token_url)
+}
+
 /// Whether connections made under `old` (with provider issuer `old_issuer`) are void under
-/// `new`: the endpoint, the issuer, the auth type or the client (id or secret) changed.
+/// `new`: the endpoint, the issuer, the auth type, the client (id or secret) or the token
+/// endpoint changed (a refresh token is never sent to another token endpoint than the one
+/// that issued it).
 pub fn drops_connections(
     old: &ServerConfig,
     old_issuer: Option<&str>,
@@ -125,6 +136,7 @@ pub fn drops_connections(
     old.endpoint != new.endpoint
         || old_issuer != new_issuer
         || client_of(old.auth.as_ref()) != client_of(new.auth.as_ref())
+        || token_url_of(old) != token_url_of(new)
 }
 
 #[cfg(test)]
@@ -228,7 +240,7 @@ mod tests {
     }
 
     #[test]
-    fn connections_drop_only_for_endpoint_issuer_or_client() {
+    fn connections_drop_only_for_endpoint_issuer_client_or_token_endpoint() {
         let base = json!({"endpoint":"https://m.example/mcp","auth":{"type":"oauth_authorization_code_public_pkce","client_id":"c","scopes":["a"]}});
         let old = config(base.clone());
         let mut scopes = base.clone();
@@ -259,6 +271,24 @@ mod tests {
             &old,
             Some("https://as"),
             &config(endpoint),
+            Some("https://as")
+        ));
+        // A token endpoint moved (even with the same client and issuer): the refresh tokens
+        // were issued by the old one.
+        let mut with_token_url = base.clone();
+        with_token_url["auth"]["token_url"] = json!("https://as/token");
+        let mut moved = with_token_url.clone();
+        moved["auth"]["token_url"] = json!("https://other.example/token");
+        assert!(drops_connections(
+            &config(with_token_url.clone()),
+            Some("https://as"),
+            &config(moved),
+            Some("https://as")
+        ));
+        assert!(!drops_connections(
+            &config(with_token_url.clone()),
+            Some("https://as"),
+            &config(with_token_url),
             Some("https://as")
         ));
     }

@@ -280,6 +280,7 @@ fn pending() -> impl Strategy<Value = PendingConsent> {
                 authorization_url: "https://as.example/authorize?client_id=c".into(),
                 created_at,
                 expires_at,
+                config_version: Some(1),
             },
         )
 }

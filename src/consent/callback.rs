@@ -70,6 +70,10 @@ pub struct PendingConsent {
     pub created_at: u64,
     /// Unix seconds; the consent is expired from this instant on.
     pub expires_at: u64,
+    /// The server's config version when the flow started (see [`super::version`]); `None`
+    /// in a record sealed before versions existed, which no config matches.
+    #[serde(default)]
+    pub config_version: Option<u64>,
 }
 
 impl PendingConsent {
@@ -165,6 +169,9 @@ pub enum CallbackError {
     BindingMismatch,
     /// The token endpoint is a target the deployment refuses (private address, `http:`).
     BlockedTarget,
+    /// The server's config changed since the flow started (its config version moved on):
+    /// nothing is sent to the new config's endpoints and nothing is stored.
+    ServerChanged,
 }
 
 impl CallbackError {
@@ -188,6 +195,7 @@ impl CallbackError {
             CallbackError::BindingMissing => "binding_missing",
             CallbackError::BindingMismatch => "binding_mismatch",
             CallbackError::BlockedTarget => "blocked_target",
+            CallbackError::ServerChanged => "server_changed",
         }
     }
 
@@ -293,6 +301,11 @@ impl CallbackError {
             CallbackError::BlockedTarget => format!(
                 "Access was granted, but the server's token endpoint is an address this \
                  deployment refuses to call (blocked_target), so nothing was connected. {ADMIN}"
+            ),
+            CallbackError::ServerChanged => format!(
+                "The server's configuration was changed while you were connecting \
+                 (server_changed), so nothing was connected and nothing was sent to its new \
+                 provider. {AGAIN}"
             ),
         }
     }

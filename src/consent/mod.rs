@@ -9,7 +9,8 @@
 //! 2. consume the [`PendingConsent`] for that state atomically (none: [`CallbackError::UnknownState`]),
 //!    then [`check_binding`] against the browser's cookie (binding.rs: the consent is bound to
 //!    the browser that started it);
-//! 3. [`check_callback`] gives the code, then the token exchange
+//! 3. [`check_flow_config`]: the server is still at the flow's config version (else
+//!    [`CallbackError::ServerChanged`], nothing sent); [`check_callback`] gives the code, then the token exchange
 //!    (a [`TokenFailure`](crate::token::TokenFailure) becomes [`CallbackError::TokenExchange`])
 //!    and storage ([`CallbackError::Storage`]);
 //! 4. [`render`] a [`ConsentPage`] ([`ConsentPage::connected`] or [`ConsentPage::error`]) with
@@ -18,6 +19,7 @@
 mod binding;
 mod callback;
 mod page;
+mod version;
 
 #[cfg(test)]
 mod tests;
@@ -37,3 +39,4 @@ pub use page::{
     escape_html, json_for_script, new_nonce, render, ConsentPage, PageStatus, Rendered,
     DATA_ELEMENT_ID, MESSAGE_TYPE,
 };
+pub use version::{check_flow_config, config_match, ConfigMatch};

@@ -25,6 +25,7 @@ fn pending() -> PendingConsent {
         authorization_url: "https://auth.example.com/authorize?state=st4te".into(),
         created_at: 1_000,
         expires_at: 1_000 + PENDING_TTL_SECS,
+        config_version: Some(3),
     }
 }
 
@@ -533,4 +534,45 @@ fn provider_text_loses_format_characters_and_is_capped_and_labelled() {
     assert!(quoted.ends_with('\u{2026}'));
     assert_eq!(strip_format_chars("x\u{202a}y\u{2069}"), "xy");
     assert_eq!(CallbackError::BlockedTarget.code(), "blocked_target");
+}
+
+#[test]
+fn config_versions_decide_where_a_secret_may_go() {
+    assert_eq!(config_match(Some(3), 3), ConfigMatch::Same);
+    assert_eq!(config_match(Some(2), 3), ConfigMatch::Stale);
+    assert_eq!(config_match(None, 1), ConfigMatch::Stale);
+    assert_eq!(config_match(Some(4), 3), ConfigMatch::Ahead);
+    let p = pending();
+    assert_eq!(check_flow_config(&p, 3), Ok(()));
+    for current in [1, 2, 4, u64::MAX] {
+        assert_eq!(
+            check_flow_config(&p, current),
+            Err(CallbackError::ServerChanged)
+        );
+    }
+    let old = PendingConsent {
+        config_version: None,
+        ..pending()
+    };
+    assert_eq!(
+        check_flow_config(&old, 1),
+        Err(CallbackError::ServerChanged)
+    );
+    // A record sealed before versions existed reads as None (serde default).
+    let mut v = serde_json::to_value(pending()).unwrap();
+    v.as_object_mut().unwrap().remove("config_version");
+    let read: PendingConsent = serde_json::from_value(v).unwrap();
+    assert_eq!(read.config_version, None);
+    let e = CallbackError::ServerChanged;
+    assert_eq!(e.code(), "server_changed");
+    assert!(
+        e.message().contains("configuration was changed"),
+        "{}",
+        e.message()
+    );
+    assert!(
+        e.message().contains("Start connecting again"),
+        "{}",
+        e.message()
+    );
 }

@@ -18,6 +18,7 @@ use super::http::{json_response, optional_json_body, ApiError, ApiResult};
 use super::store;
 use super::{now, tokens, Settings};
 use crate::config::AuthConfig;
+use crate::consent::{config_match, ConfigMatch};
 use crate::diagnose::{self, Finding};
 use crate::discovery::{discover, DiscoverOptions};
 use crate::provision::Provider;
@@ -61,6 +62,15 @@ pub async fn run(
     let row = load(db, id).await?;
     require_attached(db, agent, id).await?;
     let config = open_config(&row, s)?;
+    // A token endpoint the deployment refuses: the same 400 as the access-token route.
+    if let Some(url) = config
+        .auth
+        .as_ref()
+        .and_then(|a| a.token_client())
+        .and_then(|tc| tc.token_url)
+    {
+        tokens::check_token_url(s, &url)?;
+    }
     let provider: Provider = serde_json::from_str(&row.provider).unwrap_or_default();
     let transport = s.transport();
     let mut findings: Vec<Finding> = Vec::new();
@@ -189,7 +199,10 @@ async fn person_token(
     config: &crate::config::ServerConfig,
 ) -> ApiResult<Result<crate::secret::Secret, Finding>> {
     let t = tokens::open_tokens(s, &row.id, actor, &conn.tokens_sealed)?;
-    if t.expires_at.is_none_or(|e| now() + s.refresh_leeway < e) {
+    // A connection made under another config goes through the token route's own judgement.
+    let same = config_match(Some(conn.config_version as u64), row.config_version as u64)
+        == ConfigMatch::Same;
+    if same && t.expires_at.is_none_or(|e| now() + s.refresh_leeway < e) {
         return Ok(Ok(t.access_token));
     }
     let Some(auth) = config.auth.as_ref() else {

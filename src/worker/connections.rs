@@ -14,6 +14,7 @@ use super::http::{json_response, no_content, ApiError, ApiResult};
 use super::store::platform::{self as pstore, ConnectionFilter, ConnectionListRow};
 use super::store::{self};
 use super::{rfc3339, tokens, Settings};
+use crate::consent::{config_match, ConfigMatch};
 use crate::revocation::{revoke, Revocation, TokenKind};
 use crate::seal;
 
@@ -231,6 +232,16 @@ async fn revoke_tokens(db: &D1Database, s: &Settings, row: &ConnectionListRow) -
         Ok(Some(server)) => server,
         _ => return Revocation::NotConfigured("the server could not be read".into()),
     };
+    // A token goes only to the revocation endpoint of the config it was made under.
+    if config_match(
+        Some(row.config_version as u64),
+        server.config_version as u64,
+    ) != ConfigMatch::Same
+    {
+        return Revocation::NotConfigured(
+            "the server's config changed since this connection was made".into(),
+        );
+    }
     let Ok(config) = open_config(&server, s) else {
         return Revocation::NotConfigured("the server's config could not be opened".into());
     };

@@ -298,6 +298,7 @@ pub fn row_for(
         provider: to_value(provider).to_string(),
         created_at: created_at.to_owned(),
         updated_at: rfc3339(now()),
+        config_version: 1.0,
     })
 }
 
@@ -390,8 +391,9 @@ async fn list(req: &Request, db: &D1Database) -> ApiResult {
 
 /// `PATCH /ai/mcp-servers/{id}`: a JSON merge patch (RFC 7396) of `{name, config}` on the
 /// stored body, secrets included (`crate::merge_patch`). A patch touching `config` provisions
-/// the merged config again; connections are dropped only when the endpoint, the issuer or the
-/// client changed, and the answer says so (`connections_dropped`).
+/// the merged config again; connections are dropped only when the endpoint, the issuer, the
+/// client or the token endpoint changed, and the answer says so (`connections_dropped`). A
+/// config write moves the server to its next config version (`store::update_server`).
 async fn update(req: &mut Request, db: &D1Database, s: &Settings, id: &str) -> ApiResult {
     let row = load(db, id).await?;
     let mut patch = json_body(req).await?;
@@ -422,10 +424,10 @@ async fn update(req: &mut Request, db: &D1Database, s: &Settings, id: &str) -> A
             &p.body.config,
             p.provider.issuer.as_deref(),
         );
-        (
-            row_for(id, &p.body, &p.provider, s, &row.created_at)?,
-            dropped,
-        )
+        let mut new_row = row_for(id, &p.body, &p.provider, s, &row.created_at)?;
+        // Written only if the server is still at the version this patch was merged into.
+        new_row.config_version = row.config_version;
+        (new_row, dropped)
     } else {
         // A rename: the stored config stays; the name is checked by the same contract.
         let checked =
@@ -439,7 +441,15 @@ async fn update(req: &mut Request, db: &D1Database, s: &Settings, id: &str) -> A
         // Revoked with the old client, before the config changes.
         connections::end_all_of_server(db, s, id, "server_config_changed").await?;
     }
-    store::update_server(db, &new_row, dropped).await?;
+    if !obj.contains_key("config") {
+        store::rename_server(db, &new_row).await?;
+    } else if !store::update_server(db, &new_row, dropped).await? {
+        return Err(ApiError::new(
+            409,
+            "server_changed",
+            "Another update of this server was written while this one ran, so this patch was not applied: read the server again and send the patch again.",
+        ));
+    }
     if obj.contains_key("config") {
         store::protocol::clear_server_step_ups(db, id).await?;
     }

@@ -15,10 +15,10 @@ use super::{now, rfc3339, Settings};
 use crate::authorize::{build_authorization_url, AuthorizationRequest};
 use crate::config::AuthConfig;
 use crate::consent::{
-    check_binding, check_callback, check_return_to, check_start_origin, clear_cookie, cookie_name,
-    cookie_values, new_nonce, parse_callback_query, render, return_url, secret_hash, set_cookie,
-    state_param, CallbackError, CallbackParams, ConsentPage, FlowOutcome, PageStatus,
-    PendingConsent, StartError, FIELD_FLOW_ID, FIELD_START_TOKEN, OUTCOME_TTL_SECS,
+    check_binding, check_callback, check_flow_config, check_return_to, check_start_origin,
+    clear_cookie, cookie_name, cookie_values, new_nonce, parse_callback_query, render, return_url,
+    secret_hash, set_cookie, state_param, CallbackError, CallbackParams, ConsentPage, FlowOutcome,
+    PageStatus, PendingConsent, StartError, FIELD_FLOW_ID, FIELD_START_TOKEN, OUTCOME_TTL_SECS,
     PENDING_TTL_SECS, START_PATH, START_TTL_SECS,
 };
 use crate::discovery::{discover, DiscoverOptions};
@@ -170,6 +170,7 @@ pub async fn connect(
         authorization_url,
         created_at,
         expires_at: created_at + PENDING_TTL_SECS,
+        config_version: Some(row.config_version as u64),
     };
     let state_hash = secret_hash(&state);
     let plain = serde_json::to_vec(&pending).map_err(|_| {
@@ -297,6 +298,14 @@ pub async fn start(req: &mut Request, db: &D1Database, s: &Settings) -> ApiResul
             CallbackError::Storage.message(),
         );
     };
+    // The authorization URL belongs to the config the flow started under.
+    let current = match get_server(db, &pending.server_id).await? {
+        Some(server) => check_flow_config(&pending, server.config_version as u64),
+        None => Err(CallbackError::UnknownState),
+    };
+    if let Err(e) = current {
+        return plain_error(e.code(), e.message());
+    }
     let Ok(location) = url::Url::parse(&pending.authorization_url) else {
         return plain_error(
             CallbackError::Storage.code(),
@@ -451,6 +460,9 @@ async fn exchange(
     db: &D1Database,
     s: &Settings,
 ) -> Result<(), CallbackError> {
+    // Before anything is sent: the config read here is the one the flow started under.
+    let version = server.config_version as u64;
+    check_flow_config(pending, version)?;
     let code = check_callback(params, pending, now())?;
     let config = open_config(server, s).map_err(|_| CallbackError::Storage)?;
     let tc = config.auth.as_ref().and_then(AuthConfig::token_client);
@@ -521,19 +533,24 @@ async fn exchange(
     };
     let sealed = super::tokens::seal_tokens(s, &pending.server_id, &pending.actor_id, &tokens)
         .map_err(|_| CallbackError::Storage)?;
-    super::store::put_connection(
+    let stored = super::store::put_connection(
         db,
         &pending.server_id,
         &pending.actor_id,
         &sealed,
         tokens.expires_at,
         &rfc3339(now()),
+        version,
     )
     .await
     .map_err(|e| {
         worker::console_error!("callback: storing the connection failed: {e}");
         CallbackError::Storage
     })?;
+    if !stored {
+        // The config changed during the exchange: the tokens belong to the old one.
+        return Err(CallbackError::ServerChanged);
+    }
     // A consent completed: a pending step-up of this connection is satisfied.
     super::store::protocol::clear_step_up(db, &pending.server_id, &pending.actor_id)
         .await

@@ -17,6 +17,7 @@ use super::http::{json_body, json_response, ApiError, ApiResult};
 use super::store::{self, ConnectionRow, ServerRow};
 use super::{connections, now, rfc3339, Settings};
 use crate::config::{AuthConfig, TokenClient};
+use crate::consent::{config_match, ConfigMatch};
 use crate::provision::Provider;
 use crate::seal;
 use crate::token::{
@@ -150,6 +151,9 @@ pub async fn client_token(
     let Some(tc) = auth.token_client() else {
         return Err(ApiError::not_configured("token_url"));
     };
+    if let Some(url) = tc.token_url.as_deref() {
+        check_token_url(s, url)?;
+    }
     let provider: Provider = serde_json::from_str(&row.provider).unwrap_or_default();
     let build = |url: &str, client: &crate::token::ClientAuth| {
         client_credentials_request(url, client, &tc.scopes, tc.resource.as_deref())
@@ -199,6 +203,8 @@ fn client_registered_again() -> ApiError {
 /// provider issued no refresh token. `force_version`: refresh even a fresh token if the
 /// connection is still at this version (the MCP server refused it; a caller that finds a newer
 /// version gets that one).
+/// `row` is the server at the config version this request read: a connection made under
+/// another version is neither returned nor refreshed with it.
 pub async fn user_token(
     db: &D1Database,
     s: &Settings,
@@ -213,12 +219,24 @@ pub async fn user_token(
     };
     let resource = tc.resource.clone().unwrap_or_else(|| endpoint.to_owned());
     let server_id = row.id.as_str();
+    let config_version = row.config_version as u64;
     for _ in 0..40 {
         let Some(conn) = store::get_connection(db, server_id, actor).await? else {
             return Err(not_connected());
         };
         if conn.status == "expired" {
             return Err(connection_expired());
+        }
+        match config_match(Some(conn.config_version as u64), config_version) {
+            ConfigMatch::Same => {}
+            // Made under a config this request did not read: a retry reads the current one.
+            ConfigMatch::Ahead => return Err(config_changed()),
+            // Made under an older config that the server no longer has.
+            ConfigMatch::Stale => {
+                store::mark_expired(db, &conn).await?;
+                connections::refresh_failed(db, s, server_id, actor, true, "server_changed").await;
+                return Err(connection_expired());
+            }
         }
         let tokens = open_tokens(s, server_id, actor, &conn.tokens_sealed)?;
         let t = now();
@@ -274,6 +292,12 @@ async fn refresh(
     };
     let judge =
         |r: &crate::transport::HttpResponse| parse_refresh_response(r, now(), refresh_token);
+    if let Some(url) = tc.token_url.as_deref() {
+        if let Err(e) = check_token_url(s, url) {
+            store::release_lease(db, conn).await?;
+            return Err(e);
+        }
+    }
     match send_token_request(s, tc, &provider, &build, &judge).await {
         Ok((t, switched)) => {
             if let Some(method) = switched {
@@ -339,4 +363,34 @@ async fn refresh_failure(
     };
     connections::refresh_failed(db, s, &conn.server_id, &conn.actor_id, false, &reason).await;
     answer
+}
+
+fn config_changed() -> ApiError {
+    ApiError::new(
+        409,
+        "connection_changed",
+        "The server's config changed while this request ran: retry.",
+    )
+}
+
+/// 400 `blocked_target` (path `config.auth.token_url`) when the deployment refuses to call
+/// the token endpoint: checked before any token request, on every route that sends one.
+pub fn check_token_url(s: &Settings, token_url: &str) -> ApiResult<()> {
+    s.policy()
+        .check_str(token_url)
+        .map(|_| ())
+        .map_err(|r| blocked_token_url(&r.message(token_url)))
+}
+
+fn blocked_token_url(detail: &str) -> ApiError {
+    ApiError::at(
+        400,
+        "blocked_target",
+        format!(
+            "The server's token endpoint is a target this deployment refuses to call ({detail}). \
+             Fix config.auth.token_url (PATCH the server); private and loopback targets are for \
+             local development only (ALLOW_PRIVATE_TARGETS=true)."
+        ),
+        "config.auth.token_url",
+    )
 }

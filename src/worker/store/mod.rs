@@ -18,6 +18,9 @@ pub struct ServerRow {
     pub provider: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Bumped by every config write (migration 0005; see `crate::consent::config_match`).
+    #[serde(default)]
+    pub config_version: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -29,6 +32,9 @@ pub struct ConnectionRow {
     pub expires_at: Option<f64>,
     pub connected_at: String,
     pub version: f64,
+    /// The server's config version this connection was made under (migration 0005).
+    #[serde(default)]
+    pub config_version: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,7 +64,7 @@ async fn changes(statement: D1PreparedStatement) -> Result<usize> {
 }
 
 const SERVER_COLUMNS: &str =
-    "id, name, config_public, config_sealed, provider, created_at, updated_at";
+    "id, name, config_public, config_sealed, provider, created_at, updated_at, config_version";
 
 pub async fn insert_server(db: &D1Database, row: &ServerRow) -> Result<()> {
     stmt(
@@ -71,26 +77,62 @@ pub async fn insert_server(db: &D1Database, row: &ServerRow) -> Result<()> {
     Ok(())
 }
 
-/// Replaces a server's config; the connections made under the old one are dropped, since
-/// they belong to the old client or endpoint.
-pub async fn update_server(db: &D1Database, row: &ServerRow, config_changed: bool) -> Result<()> {
+/// A rename: the name only (no config write, the config version stays).
+pub async fn rename_server(db: &D1Database, row: &ServerRow) -> Result<()> {
+    stmt(
+        db,
+        "UPDATE servers SET name = ?2, updated_at = ?3 WHERE id = ?1",
+        &[s(&row.id), s(&row.name), s(&row.updated_at)],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// Replaces a server's config if it is still at the config version `row` was read at, and
+/// moves it to the next version. `false` (nothing written) when another write came first.
+/// Then, in one batch: the connections made under the old version are dropped (`drop`:
+/// they belong to the old client or endpoint) or moved to the new version; pending consents
+/// stay (the callback refuses them by version, and says so) but their flows end as
+/// `server_changed` at once.
+pub async fn update_server(db: &D1Database, row: &ServerRow, drop: bool) -> Result<bool> {
+    let old = row.config_version as u64;
+    let new = old + 1;
+    // One batch (a transaction): a reader never sees the new config beside connections of
+    // the old one. If another write came first, the first statement changes nothing and the
+    // others find nothing at `old` (that write moved or dropped it).
     let mut batch = vec![stmt(
         db,
-        "UPDATE servers SET name = ?2, config_public = ?3, config_sealed = ?4, provider = ?5, updated_at = ?6 WHERE id = ?1",
-        &[s(&row.id), s(&row.name), s(&row.config_public), s(&row.config_sealed), s(&row.provider), s(&row.updated_at)],
+        "UPDATE servers SET name = ?2, config_public = ?3, config_sealed = ?4, provider = ?5, updated_at = ?6, \
+         config_version = ?8 WHERE id = ?1 AND config_version = ?7",
+        &[s(&row.id), s(&row.name), s(&row.config_public), s(&row.config_sealed), s(&row.provider), s(&row.updated_at), n(old), n(new)],
     )?];
-    if config_changed {
-        for table in ["connections", "pending_consents", "client_tokens"] {
-            batch.push(stmt(
-                db,
-                &format!("DELETE FROM {table} WHERE server_id = ?1"),
-                &[s(&row.id)],
-            )?);
-        }
-        batch.push(flows::end_server_flows(db, &row.id)?);
+    if drop {
+        batch.push(stmt(
+            db,
+            "DELETE FROM connections WHERE server_id = ?1 AND config_version <= ?2",
+            &[s(&row.id), n(old)],
+        )?);
+        batch.push(stmt(
+            db,
+            "DELETE FROM client_tokens WHERE server_id = ?1 AND EXISTS (SELECT 1 FROM servers WHERE id = ?1 AND config_version = ?2)",
+            &[s(&row.id), n(new)],
+        )?);
+    } else {
+        batch.push(stmt(
+            db,
+            "UPDATE connections SET config_version = ?3 WHERE server_id = ?1 AND config_version = ?2",
+            &[s(&row.id), n(old), n(new)],
+        )?);
     }
-    db.batch(batch).await?;
-    Ok(())
+    batch.push(flows::end_server_flows(db, &row.id)?);
+    let results = db.batch(batch).await?;
+    let written = results
+        .first()
+        .and_then(|r| r.meta().ok().flatten())
+        .and_then(|m| m.changes)
+        .unwrap_or(0);
+    Ok(written == 1)
 }
 
 pub async fn get_server(db: &D1Database, id: &str) -> Result<Option<ServerRow>> {
@@ -166,7 +208,7 @@ pub async fn detach(db: &D1Database, agent_id: &str, server_id: &str) -> Result<
 pub async fn agent_servers(db: &D1Database, agent_id: &str) -> Result<Vec<ServerRow>> {
     stmt(
         db,
-        "SELECT s.id, s.name, s.config_public, s.config_sealed, s.provider, s.created_at, s.updated_at \
+        "SELECT s.id, s.name, s.config_public, s.config_sealed, s.provider, s.created_at, s.updated_at, s.config_version \
          FROM servers s JOIN agent_servers a ON a.server_id = s.id WHERE a.agent_id = ?1 ORDER BY a.created_at, s.id",
         &[s(agent_id)],
     )?
@@ -187,7 +229,7 @@ pub async fn is_attached(db: &D1Database, agent_id: &str, server_id: &str) -> Re
 }
 
 const CONNECTION_COLUMNS: &str =
-    "server_id, actor_id, status, tokens_sealed, expires_at, connected_at, version";
+    "server_id, actor_id, status, tokens_sealed, expires_at, connected_at, version, config_version";
 
 pub async fn get_connection(
     db: &D1Database,
@@ -216,7 +258,9 @@ pub async fn actor_connections(db: &D1Database, actor_id: &str) -> Result<Vec<Co
     .results()
 }
 
-/// Stores a new connection (or replaces the actor's old one) after a consent.
+/// Stores a new connection (or replaces the actor's old one) after a consent, made under
+/// config version `config_version`, only if the server is still at that version. `false`
+/// (nothing stored) when its config changed meanwhile.
 pub async fn put_connection(
     db: &D1Database,
     server_id: &str,
@@ -224,19 +268,19 @@ pub async fn put_connection(
     tokens_sealed: &str,
     expires_at: Option<u64>,
     now: &str,
-) -> Result<()> {
-    stmt(
+    config_version: u64,
+) -> Result<bool> {
+    let stored = changes(stmt(
         db,
-        "INSERT INTO connections (server_id, actor_id, status, tokens_sealed, expires_at, connected_at, version) \
-         VALUES (?1, ?2, 'connected', ?3, ?4, ?5, 1) \
+        "INSERT INTO connections (server_id, actor_id, status, tokens_sealed, expires_at, connected_at, version, config_version) \
+         SELECT ?1, ?2, 'connected', ?3, ?4, ?5, 1, ?6 WHERE EXISTS (SELECT 1 FROM servers WHERE id = ?1 AND config_version = ?6) \
          ON CONFLICT (server_id, actor_id) DO UPDATE SET status = 'connected', tokens_sealed = excluded.tokens_sealed, \
          expires_at = excluded.expires_at, connected_at = excluded.connected_at, version = connections.version + 1, \
-         refresh_until = NULL",
-        &[s(server_id), s(actor_id), s(tokens_sealed), opt_n(expires_at), s(now)],
-    )?
-    .run()
+         refresh_until = NULL, config_version = excluded.config_version",
+        &[s(server_id), s(actor_id), s(tokens_sealed), opt_n(expires_at), s(now), n(config_version)],
+    )?)
     .await?;
-    Ok(())
+    Ok(stored > 0)
 }
 
 pub async fn delete_connection(db: &D1Database, server_id: &str, actor_id: &str) -> Result<()> {

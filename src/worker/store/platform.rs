@@ -40,9 +40,12 @@ pub struct ConnectionListRow {
     pub expires_at: Option<f64>,
     pub connected_at: String,
     pub last_error: Option<String>,
+    /// The server's config version the connection was made under (migration 0005).
+    #[serde(default)]
+    pub config_version: f64,
 }
 
-const LIST_COLUMNS: &str = "rowid AS pos, id, server_id, actor_id, status, tokens_sealed, expires_at, connected_at, last_error";
+const LIST_COLUMNS: &str = "rowid AS pos, id, server_id, actor_id, status, tokens_sealed, expires_at, connected_at, last_error, config_version";
 
 /// Filters of `GET /ai/connections`.
 #[derive(Debug, Default)]
