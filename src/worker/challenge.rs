@@ -317,7 +317,9 @@ async fn become_connectable(
         .with("discovery_result", serde_json::to_value(&d).unwrap_or(Value::Null)),
         other => provision_error(other),
     })?;
-    let new_row = row_for(&row.id, &p.body, &p.provider, s, &row.created_at)?;
+    let mut new_row = row_for(&row.id, &p.body, &p.provider, s, &row.created_at)?;
+    // Written at the version it was read at (update_server moves it on).
+    new_row.config_version = row.config_version;
     store::update_server(db, &new_row, true).await?;
     store::protocol::clear_server_step_ups(db, &row.id).await?;
     let scopes = p
@@ -391,7 +393,9 @@ async fn issuer_changed(
     let p = provision_for(s, &row.id, &row.name, &stripped, body)
         .await
         .map_err(provision_error)?;
-    let new_row = row_for(&row.id, &p.body, &p.provider, s, &row.created_at)?;
+    let mut new_row = row_for(&row.id, &p.body, &p.provider, s, &row.created_at)?;
+    // Written at the version it was read at (update_server moves it on).
+    new_row.config_version = row.config_version;
     store::update_server(db, &new_row, true).await?;
     store::protocol::clear_server_step_ups(db, &row.id).await?;
     Ok(Some(json_response(&json!({ "action": "reconnect" }), 200)))

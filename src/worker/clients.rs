@@ -200,8 +200,10 @@ pub async fn remember_method(
             name: row.name.clone(),
             config,
         };
-        let new_row = row_for(&row.id, &body, &provider, s, &row.created_at)?;
-        store::update_server(db, &new_row, false).await?;
+        let mut new_row = row_for(&row.id, &body, &provider, s, &row.created_at)?;
+        // Written at the version it was read at (update_server moves it on).
+        new_row.config_version = row.config_version;
+        store::record_client_method(db, &new_row).await?;
         Ok::<(), ApiError>(())
     }
     .await;
@@ -242,7 +244,9 @@ pub async fn register_again_after_invalid_client(
         return Ok(false);
     }
     provider.reregistered_at = Some(t);
-    let new_row = row_for(&row.id, &body, &provider, s, &row.created_at)?;
+    let mut new_row = row_for(&row.id, &body, &provider, s, &row.created_at)?;
+    // Written at the version it was read at (update_server moves it on).
+    new_row.config_version = row.config_version;
     store::update_server(db, &new_row, true).await?;
     store::protocol::clear_server_step_ups(db, &row.id).await?;
     Ok(true)

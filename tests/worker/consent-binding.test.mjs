@@ -297,22 +297,24 @@ test("a server deleted or reconfigured while its consent is under way: the flow 
 
   const morph = await createServer(w, "morph", { endpoint: s.endpoint, auth: { type: CONFIDENTIAL } }, [AGENT]);
   const second = await startedFlow(w, ticket, AGENT, morph.id);
-  // A change of scopes keeps the client and the provider: the flow stays usable.
+  // Every config write ends the flows under way (they were started under the old config),
+  // also one that keeps the connections (a change of scopes).
   const scoped = await w.admin(`/ai/mcp-servers/${morph.id}`, {
     method: "PATCH",
     body: { config: { auth: { scopes: ["mcp:tools"] } } },
   });
   assert.equal(scoped.status, 200, scoped.text);
   assert.equal(scoped.json.connections_dropped, false);
-  assert.equal((await flowStatus(w, ticket, second.flowId)).json.status, "pending");
-  // A new client (another auth type registers another one) ends it.
+  assert.equal((await flowStatus(w, ticket, second.flowId)).json.error.code, "server_changed");
+  // A new client (another auth type registers another one) drops the connections too.
+  const again = await startedFlow(w, ticket, AGENT, morph.id);
   const patch = await w.admin(`/ai/mcp-servers/${morph.id}`, {
     method: "PATCH",
     body: { config: { auth: { type: PUBLIC } } },
   });
   assert.equal(patch.status, 200, patch.text);
   assert.equal(patch.json.connections_dropped, true);
-  assert.equal((await flowStatus(w, ticket, second.flowId)).json.error.code, "server_changed");
+  assert.equal((await flowStatus(w, ticket, again.flowId)).json.error.code, "server_changed");
   // A rename keeps the flow.
   const third = await startedFlow(w, ticket, AGENT, morph.id);
   assert.equal((await w.admin(`/ai/mcp-servers/${morph.id}`, { method: "PATCH", body: { name: "renamed" } })).status, 200);

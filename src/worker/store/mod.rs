@@ -89,6 +89,27 @@ pub async fn rename_server(db: &D1Database, row: &ServerRow) -> Result<()> {
     Ok(())
 }
 
+/// Rewrites a server's config at its current version, when what changed is how the same
+/// client authenticates (the token endpoint auth method learned from the provider): flows and
+/// connections belong to this client still, so none is ended or moved.
+pub async fn record_client_method(db: &D1Database, row: &ServerRow) -> Result<()> {
+    stmt(
+        db,
+        "UPDATE servers SET config_public = ?2, config_sealed = ?3, updated_at = ?4 \
+         WHERE id = ?1 AND config_version = ?5",
+        &[
+            s(&row.id),
+            s(&row.config_public),
+            s(&row.config_sealed),
+            s(&row.updated_at),
+            n(row.config_version as u64),
+        ],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}
+
 /// Replaces a server's config if it is still at the config version `row` was read at, and
 /// moves it to the next version. `false` (nothing written) when another write came first.
 /// Then, in one batch: the connections made under the old version are dropped (`drop`:
