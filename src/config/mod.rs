@@ -13,6 +13,7 @@
 //! `Deserialize` is lenient (unknown fields ignored, no URL checks): it is for reading back a
 //! config this module produced. Untrusted input goes through [`validate_server_config`].
 
+mod fields;
 mod suggest;
 mod validate;
 
