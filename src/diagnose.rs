@@ -26,7 +26,7 @@ use crate::auth_mode::AuthMode;
 use crate::authorize::{build_authorization_url, AuthorizationRequest};
 use crate::challenge::{bearer_hints, parse_headers};
 use crate::config::{AuthConfig, ServerConfig};
-use crate::discovery::DiscoveryResult;
+use crate::discovery_result::DiscoveryResult;
 use crate::secret::Secret;
 use crate::token::{authorization_code_request, ClientAuth};
 use crate::transport::{HttpRequest, HttpResponse, DEFAULT_TIMEOUT_MS};

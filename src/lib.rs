@@ -9,7 +9,8 @@
 //! | [`challenge`] | `WWW-Authenticate` parsing (RFC 9110 §11.6.1) |
 //! | [`target`] | which URLs may be fetched (https, loopback, private addresses) |
 //! | [`metadata`] | protected resource (RFC 9728) and authorization server (RFC 8414 / OIDC) metadata |
-//! | [`discovery`] | the discovery procedure and its result |
+//! | `discovery_result` | the `DiscoveryResult` (discovery.md §5), read by `discovery` and `recommend` |
+//! | [`discovery`] | the discovery procedure, re-exporting its result |
 //! | [`recommend`] | auth-mode recommendation |
 //! | [`pkce`] | PKCE verifier, S256 challenge, `state` |
 //! | [`authorize`] | the authorization request URL |
@@ -28,6 +29,7 @@ pub mod config;
 pub mod consent;
 pub mod diagnose;
 pub mod discovery;
+mod discovery_result;
 pub mod error;
 pub mod merge_patch;
 pub mod metadata;

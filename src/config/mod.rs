@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::auth_mode::{AuthMode, ClientAuthMethod};
-use crate::discovery::DiscoveryResult;
+use crate::discovery_result::DiscoveryResult;
 use crate::secret::Secret;
 use crate::token::assertion::SigningAlgorithm;
 use crate::token::ClientAuth;
