@@ -8,7 +8,7 @@
 //!   contract, the consent callback's rules;
 //! - **drivers** run a procedure over those steps and await a [`transport::Transport`] for
 //!   each request: [`discover`], [`registration::register`], [`provision::provision`] (with
-//!   its siblings for re-registration and step-up) and the Worker's token revocation. They are
+//!   its siblings for re-registration and for a server's runtime challenge) and the Worker's token revocation. They are
 //!   `async` functions, not sans-I/O state machines: a caller cannot feed them responses
 //!   step by step. The transport is their only way out to the network, implemented by thin
 //!   adapters (the npm package's fetch, the Worker's fetch, the tests' replay), so they run
@@ -50,8 +50,8 @@
 //! (`worker`) are private adapters.
 
 // Every `pub` item is reachable from outside the crate; what is shared inside it says
-// `pub(crate)`. (`missing_docs` is not enforced yet: the wire types' fields are documented in
-// the spec, not item by item.)
+// `pub(crate)`. (`missing_docs` is not enforced yet: about 270 public items lack a doc
+// comment, mostly fields and variants of the wire types that the spec documents.)
 #![warn(unreachable_pub)]
 
 pub mod authorize;
