@@ -11,7 +11,7 @@ use url::{Host, Url};
 pub enum HttpRule {
     /// https only.
     Never,
-    /// `http:` to loopback hosts (localhost, 127.0.0.0/8, [::1]) only.
+    /// `http:` to loopback hosts (localhost, 127.0.0.0/8, `[::1]`) only.
     LoopbackOnly,
     /// `http:` anywhere (the npm package's `allowHttp`).
     Any,

@@ -2,7 +2,7 @@
 //! discovery.md §8).
 //!
 //! The mix-up defences that judge the response (a redirect URI per server, RFC 9207 `iss`) are
-//! in [`mixup`], re-exported here.
+//! in `mixup`, re-exported here.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;

@@ -7,7 +7,7 @@
 //! sans-I/O in [`crate::challenge`], [`crate::metadata`] and [`crate::recommend`].
 //!
 //! The procedure is written sequentially, exactly as the spec orders it; speed comes from
-//! launching requests early through the [`fetcher`], never from changing what is judged or
+//! launching requests early through the `fetcher`, never from changing what is judged or
 //! in which order. So the winner is always the first valid candidate, and warnings only come
 //! from requests the sequential procedure makes.
 
