@@ -26,14 +26,14 @@ use crate::auth_mode::AuthMode;
 use crate::authorize::{build_authorization_url, AuthorizationRequest};
 use crate::challenge::{bearer_hints, parse_headers};
 use crate::config::{AuthConfig, ServerConfig};
-use crate::discovery::DiscoveryResult;
+use crate::discovery_result::DiscoveryResult;
 use crate::secret::Secret;
 use crate::token::{authorization_code_request, ClientAuth};
 use crate::transport::{HttpRequest, HttpResponse, DEFAULT_TIMEOUT_MS};
 
 /// One problem found, with what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub code: &'static str,
     pub message: String,
     pub fix: String,
@@ -90,7 +90,7 @@ fn oauth_fields(auth: &AuthConfig) -> Option<OauthFields<'_>> {
 
 /// What the config says against what discovery finds now. `stored_issuer` is the issuer the
 /// server was provisioned with (`None` at create).
-pub fn compare(
+pub(crate) fn compare(
     config: &ServerConfig,
     stored_issuer: Option<&str>,
     d: &DiscoveryResult,
@@ -204,7 +204,7 @@ pub fn compare(
 }
 
 /// The unauthenticated MCP `initialize` probe (to find a moved endpoint).
-pub fn mcp_request(
+pub(crate) fn mcp_request(
     endpoint: &str,
     token: Option<&Secret>,
     session: Option<&str>,
@@ -224,22 +224,22 @@ pub fn mcp_request(
     req
 }
 
-pub fn initialize_body() -> Value {
+pub(crate) fn initialize_body() -> Value {
     json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
         "clientInfo": {"name": "mcp-authlink-check", "version": crate::VERSION}}})
 }
 
-pub fn initialized_body() -> Value {
+pub(crate) fn initialized_body() -> Value {
     json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
 }
 
-pub fn tools_list_body() -> Value {
+pub(crate) fn tools_list_body() -> Value {
     json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}})
 }
 
 /// A redirect, 404 or 410 from the endpoint: it moved (or is gone).
-pub fn judge_moved(resp: &HttpResponse, endpoint: &str) -> Option<Finding> {
+pub(crate) fn judge_moved(resp: &HttpResponse, endpoint: &str) -> Option<Finding> {
     match resp.status {
         301 | 302 | 303 | 307 | 308 => {
             let to = resp.header("location").unwrap_or("(no Location)");
@@ -263,7 +263,7 @@ pub fn judge_moved(resp: &HttpResponse, endpoint: &str) -> Option<Finding> {
 
 /// The authorization request a connect would send, with throw-away state and challenge: the
 /// provider's answer shows whether it knows the client and the redirect URI.
-pub fn authorization_probe(
+pub(crate) fn authorization_probe(
     auth_url: &str,
     client_id: &str,
     redirect_uri: &str,
@@ -290,7 +290,7 @@ pub fn authorization_probe(
 
 /// Judges the authorization endpoint's answer: a redirect to the callback with `error`, or an
 /// error page about the client or the redirect URI.
-pub fn judge_authorization(resp: &HttpResponse, redirect_uri: &str) -> Option<Finding> {
+pub(crate) fn judge_authorization(resp: &HttpResponse, redirect_uri: &str) -> Option<Finding> {
     if resp.is_redirect() {
         let location = resp.header("location").unwrap_or_default();
         if !location.starts_with(redirect_uri) {
@@ -355,7 +355,7 @@ pub fn judge_authorization(resp: &HttpResponse, redirect_uri: &str) -> Option<Fi
 
 /// A token request that can only fail: a made-up code. `invalid_grant` proves the client
 /// authenticated; `invalid_client` proves it did not.
-pub fn token_probe(
+pub(crate) fn token_probe(
     token_url: &str,
     client: &ClientAuth,
     redirect_uri: &str,
@@ -374,7 +374,7 @@ pub fn token_probe(
 }
 
 /// Judges the token probe's answer.
-pub fn judge_token(resp: &HttpResponse) -> Option<Finding> {
+pub(crate) fn judge_token(resp: &HttpResponse) -> Option<Finding> {
     let error = serde_json::from_str::<Value>(&resp.body)
         .ok()
         .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
@@ -388,7 +388,7 @@ pub fn judge_token(resp: &HttpResponse) -> Option<Finding> {
 }
 
 /// Why the MCP server refused a person's token, from its status and challenge.
-pub fn explain_refusal(
+pub(crate) fn explain_refusal(
     resp: &HttpResponse,
     config_resource: Option<&str>,
     endpoint: &str,
@@ -431,7 +431,7 @@ pub fn explain_refusal(
 }
 
 /// The number of tools in a `tools/list` answer (JSON, or the first SSE `data:` line).
-pub fn tool_count(resp: &HttpResponse) -> Option<usize> {
+pub(crate) fn tool_count(resp: &HttpResponse) -> Option<usize> {
     let json_text = if resp.body.trim_start().starts_with('{') {
         resp.body.clone()
     } else {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::config::{AuthConfig, ServerConfig};
 
 /// RFC 7396 §2 `MergePatch(Target, Patch)`, in place.
-pub fn apply(target: &mut Value, patch: &Value) {
+pub(crate) fn apply(target: &mut Value, patch: &Value) {
     let Value::Object(patch) = patch else {
         *target = patch.clone();
         return;
@@ -31,7 +31,7 @@ pub fn apply(target: &mut Value, patch: &Value) {
 /// The read-only members that server reads put in `config` in place of secrets
 /// (`has_client_secret`, `has_auth_token`, `header_names`): a patch that copies them back
 /// from a read is not refused for them; they are dropped from the patch.
-pub fn strip_read_only(patch: &mut Value) {
+pub(crate) fn strip_read_only(patch: &mut Value) {
     if let Some(config) = patch.get_mut("config").and_then(Value::as_object_mut) {
         config.remove("header_names");
         if let Some(auth) = config.get_mut("auth").and_then(Value::as_object_mut) {
@@ -44,7 +44,7 @@ pub fn strip_read_only(patch: &mut Value) {
 /// A patch that changes `config.auth.type` replaces `config.auth` instead of merging into it:
 /// the fields of one auth type mean nothing to another (a public client's id is no
 /// confidential client). Call before [`apply`].
-pub fn replace_auth_on_type_change(stored: &mut Value, patch: &Value) {
+pub(crate) fn replace_auth_on_type_change(stored: &mut Value, patch: &Value) {
     let new_type = patch
         .get("config")
         .and_then(|c| c.get("auth"))
@@ -65,7 +65,7 @@ pub fn replace_auth_on_type_change(stored: &mut Value, patch: &Value) {
 /// them, so that provisioning discovers them again for the new endpoint; so are the client
 /// credentials, unless the patch sets `client_id` (a new endpoint may be another provider,
 /// where the old client does not exist).
-pub fn forget_discovered(merged: &mut Value, patch: &Value, old_endpoint: &str) {
+pub(crate) fn forget_discovered(merged: &mut Value, patch: &Value, old_endpoint: &str) {
     let new_endpoint = merged["config"]["endpoint"].as_str().unwrap_or_default();
     if new_endpoint == old_endpoint {
         return;
@@ -127,7 +127,7 @@ fn token_url_of(config: &ServerConfig) -> Option<String> {
 /// `new`: the endpoint, the issuer, the auth type, the client (id or secret) or the token
 /// endpoint changed (a refresh token is never sent to another token endpoint than the one
 /// that issued it).
-pub fn drops_connections(
+pub(crate) fn drops_connections(
     old: &ServerConfig,
     old_issuer: Option<&str>,
     new: &ServerConfig,

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::auth_mode::AuthMode;
-use crate::discovery::{AsEvidence, DiscoveryResult, PrmEvidence};
+use crate::discovery_result::{AsEvidence, DiscoveryResult, PrmEvidence};
 use crate::warning::{Warning, WarningCode};
 
 /// `{mode, message}`.
@@ -172,7 +172,7 @@ pub fn recommend_with_warnings(r: &DiscoveryResult) -> RecommendationWithWarning
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discovery::Evidence;
+    use crate::discovery_result::Evidence;
 
     fn oauth(methods: &[&str], register: bool, cimd: bool) -> DiscoveryResult {
         DiscoveryResult {

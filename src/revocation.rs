@@ -22,13 +22,13 @@ use crate::transport::{HttpRequest, HttpResponse, Transport, DEFAULT_TIMEOUT_MS}
 
 /// Which token is revoked (`token_type_hint`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenKind {
+pub(crate) enum TokenKind {
     Refresh,
     Access,
 }
 
 impl TokenKind {
-    pub fn hint(self) -> &'static str {
+    pub(crate) fn hint(self) -> &'static str {
         match self {
             TokenKind::Refresh => "refresh_token",
             TokenKind::Access => "access_token",
@@ -38,7 +38,7 @@ impl TokenKind {
 
 /// What came of a revocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Revocation {
+pub(crate) enum Revocation {
     /// The provider answered 200 (RFC 7009 §2.2: also for tokens it no longer knows).
     Revoked,
     /// The provider has no `revocation_endpoint` (or its metadata could not be read).
@@ -53,7 +53,7 @@ pub enum Revocation {
 
 impl Revocation {
     /// A short code for logs and events.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             Revocation::Revoked => "revoked",
             Revocation::Unsupported => "revocation_unsupported",
@@ -86,7 +86,7 @@ impl fmt::Display for Revocation {
 }
 
 /// The metadata URLs to read the `revocation_endpoint` from, in RFC 8414 / OIDC order.
-pub fn metadata_requests(issuer: &str) -> Vec<HttpRequest> {
+pub(crate) fn metadata_requests(issuer: &str) -> Vec<HttpRequest> {
     issuer_metadata_urls(issuer)
         .unwrap_or_default()
         .into_iter()
@@ -96,7 +96,7 @@ pub fn metadata_requests(issuer: &str) -> Vec<HttpRequest> {
 
 /// The `revocation_endpoint` of a metadata answer whose `issuer` is `issuer` (one trailing
 /// slash tolerated, as in discovery); `None` for any other answer.
-pub fn revocation_endpoint(resp: &HttpResponse, issuer: &str) -> Option<String> {
+pub(crate) fn revocation_endpoint(resp: &HttpResponse, issuer: &str) -> Option<String> {
     let doc = json_object(resp).ok()?;
     let actual = doc.get("issuer")?.as_str()?;
     if matches!(compare_issuer(issuer, actual), IssuerMatch::Mismatch) {
@@ -114,7 +114,7 @@ pub fn revocation_endpoint(resp: &HttpResponse, issuer: &str) -> Option<String> 
 
 /// Whether a metadata answer is a document for `issuer` at all (so later candidates need
 /// not be tried, whether or not it names a revocation endpoint).
-pub fn is_issuer_document(resp: &HttpResponse, issuer: &str) -> bool {
+pub(crate) fn is_issuer_document(resp: &HttpResponse, issuer: &str) -> bool {
     json_object(resp).ok().is_some_and(|doc| {
         doc.get("issuer")
             .and_then(Value::as_str)
@@ -124,7 +124,7 @@ pub fn is_issuer_document(resp: &HttpResponse, issuer: &str) -> bool {
 
 /// The RFC 7009 request: `token` and `token_type_hint`, the client authenticated as its
 /// [`ClientAuth`] says (Basic, in the body, or `client_id` only for a public client).
-pub fn revocation_request(
+pub(crate) fn revocation_request(
     endpoint: &str,
     client: &ClientAuth,
     token: &Secret,
@@ -153,7 +153,7 @@ pub fn revocation_request(
 
 /// Judges the revocation endpoint's answer: 200 is revoked (RFC 7009 §2.2); anything else is
 /// a refusal with the OAuth `error` when the body has one.
-pub fn judge(resp: &HttpResponse) -> Revocation {
+pub(crate) fn judge(resp: &HttpResponse) -> Revocation {
     if resp.status == 200 {
         return Revocation::Revoked;
     }
@@ -169,7 +169,7 @@ pub fn judge(resp: &HttpResponse) -> Revocation {
 
 /// Finds the revocation endpoint (`known` when the caller has it, else from the issuer's
 /// metadata) and revokes `token` there.
-pub async fn revoke(
+pub(crate) async fn revoke(
     transport: &dyn Transport,
     issuer: Option<&str>,
     known: Option<&str>,

@@ -32,6 +32,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
 
+#[cfg(test)]
 use crate::secret::Secret;
 
 const PREFIX: &str = "v1.";
@@ -41,13 +42,13 @@ const TAG_LEN: usize = 16;
 
 /// The AES-256-GCM key made from `SEAL_KEY`. `Debug` never shows it.
 #[derive(Clone)]
-pub struct SealKey {
+pub(crate) struct SealKey {
     cipher: Aes256Gcm,
 }
 
 impl SealKey {
     /// Parses `SEAL_KEY`: base64 (standard or URL-safe, padded or not) of exactly 32 bytes.
-    pub fn from_base64(s: &str) -> Result<SealKey, KeyError> {
+    pub(crate) fn from_base64(s: &str) -> Result<SealKey, KeyError> {
         let s = s.trim();
         let bytes = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
             .iter()
@@ -70,16 +71,19 @@ impl fmt::Debug for SealKey {
 
 /// `SEAL_KEY` is unusable. The message names the fix and never shows the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyError {
+pub(crate) enum KeyError {
     /// Not base64 in either alphabet.
     NotBase64,
     /// Base64 of `len` bytes instead of 32.
     WrongLength { len: usize },
 }
 
+// The Worker reports a bad key by its message (a generic 500 to callers, the detail in the
+// log); the code is asserted by the tests only.
+#[cfg(test)]
 impl KeyError {
     /// A stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         "invalid_seal_key"
     }
 }
@@ -103,7 +107,7 @@ impl std::error::Error for KeyError {}
 
 /// Why sealing or opening failed. Messages contain nothing from the value or the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SealError {
+pub(crate) enum SealError {
     /// Not `v1.` + base64url of at least nonce and tag; from [`open_secret`], plaintext that
     /// is not UTF-8; from [`seal`], a plaintext beyond AES-GCM's 64 GiB limit.
     Malformed,
@@ -115,7 +119,7 @@ pub enum SealError {
 
 impl SealError {
     /// A stable machine-readable code (for logs; these are server-side failures).
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             SealError::Malformed => "sealed_value_malformed",
             SealError::Unauthentic => "sealed_value_unauthentic",
@@ -124,7 +128,7 @@ impl SealError {
     }
 
     /// A message naming the problem; nothing from the value or the key.
-    pub fn message(&self) -> &'static str {
+    pub(crate) fn message(&self) -> &'static str {
         match self {
             SealError::Malformed => "the sealed value is malformed",
             SealError::Unauthentic => {
@@ -148,7 +152,7 @@ impl fmt::Display for SealError {
 impl std::error::Error for SealError {}
 
 /// Encrypts `plaintext` bound to `aad` under a fresh random nonce.
-pub fn seal(key: &SealKey, plaintext: &[u8], aad: &[u8]) -> Result<String, SealError> {
+pub(crate) fn seal(key: &SealKey, plaintext: &[u8], aad: &[u8]) -> Result<String, SealError> {
     let mut nonce = [0u8; NONCE_LEN];
     getrandom::fill(&mut nonce).map_err(|_| SealError::Random)?;
     let payload = Payload {
@@ -164,7 +168,7 @@ pub fn seal(key: &SealKey, plaintext: &[u8], aad: &[u8]) -> Result<String, SealE
 }
 
 /// Decrypts a value from [`seal`]; `aad` must be the bytes it was sealed with.
-pub fn open(key: &SealKey, sealed: &str, aad: &[u8]) -> Result<Vec<u8>, SealError> {
+pub(crate) fn open(key: &SealKey, sealed: &str, aad: &[u8]) -> Result<Vec<u8>, SealError> {
     let body = sealed.strip_prefix(PREFIX).ok_or(SealError::Malformed)?;
     let raw = URL_SAFE_NO_PAD
         .decode(body)
@@ -182,13 +186,16 @@ pub fn open(key: &SealKey, sealed: &str, aad: &[u8]) -> Result<Vec<u8>, SealErro
     plaintext.map_err(|_| SealError::Unauthentic)
 }
 
-/// [`seal`] for a [`Secret`].
-pub fn seal_str(key: &SealKey, secret: &Secret, aad: &[u8]) -> Result<String, SealError> {
+/// [`seal`] for a [`Secret`] (the tests' round trip; the Worker seals bytes).
+#[cfg(test)]
+pub(crate) fn seal_str(key: &SealKey, secret: &Secret, aad: &[u8]) -> Result<String, SealError> {
     seal(key, secret.expose().as_bytes(), aad)
 }
 
-/// [`open`] into a [`Secret`]; plaintext that is not UTF-8 is [`SealError::Malformed`].
-pub fn open_secret(key: &SealKey, sealed: &str, aad: &[u8]) -> Result<Secret, SealError> {
+/// [`open`] into a [`Secret`]; plaintext that is not UTF-8 is [`SealError::Malformed`]
+/// (the tests' round trip; the Worker opens bytes).
+#[cfg(test)]
+pub(crate) fn open_secret(key: &SealKey, sealed: &str, aad: &[u8]) -> Result<Secret, SealError> {
     let bytes = open(key, sealed, aad)?;
     String::from_utf8(bytes)
         .map(Secret::new)

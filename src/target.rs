@@ -11,7 +11,7 @@ use url::{Host, Url};
 pub enum HttpRule {
     /// https only.
     Never,
-    /// `http:` to loopback hosts (localhost, 127.0.0.0/8, [::1]) only.
+    /// `http:` to loopback hosts (localhost, 127.0.0.0/8, `[::1]`) only.
     LoopbackOnly,
     /// `http:` anywhere (the npm package's `allowHttp`).
     Any,
@@ -119,7 +119,7 @@ impl Refusal {
 }
 
 /// localhost, `*.localhost`, 127.0.0.0/8 or [::1].
-pub fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(d)) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
@@ -134,7 +134,7 @@ pub fn is_loopback(url: &Url) -> bool {
 }
 
 /// Whether the URL's host is an address no server-side fetch should reach.
-pub fn is_private(url: &Url) -> bool {
+pub(crate) fn is_private(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(d)) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();

@@ -42,22 +42,22 @@ const OLD_PREFIX: &str = "v1.";
 const KID_CONTEXT: &[u8] = b"mcp-authlink ticket key id\n";
 
 /// The shortest `TICKET_KEY` accepted, in bytes.
-pub const MIN_KEY_LEN: usize = 32;
+pub(crate) const MIN_KEY_LEN: usize = 32;
 
 /// Longer inputs are rejected as malformed before any decoding or MAC work.
-pub const MAX_TICKET_LEN: usize = 16 * 1024;
+pub(crate) const MAX_TICKET_LEN: usize = 16 * 1024;
 
 /// The most agent ids a ticket holds. With ASCII ids of the maximum [`MAX_ID_CHARS`] they
 /// all fit within [`MAX_TICKET_LEN`]; ids of many-byte characters may not, and then [`issue`]
 /// refuses ([`TooLarge`]).
-pub const MAX_AGENT_IDS: usize = 40;
+pub(crate) const MAX_AGENT_IDS: usize = 40;
 
 /// The longest platform id (`actor_id`, `agent_id`), in characters.
-pub const MAX_ID_CHARS: usize = 255;
+pub(crate) const MAX_ID_CHARS: usize = 255;
 
 /// What a ticket asserts. Times are unix seconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TicketClaims {
+pub(crate) struct TicketClaims {
     pub actor_id: String,
     pub agent_ids: Vec<String>,
     pub issued_at: u64,
@@ -66,21 +66,21 @@ pub struct TicketClaims {
 
 impl TicketClaims {
     /// Whether the ticket's scope includes `agent_id` (exact match).
-    pub fn allows_agent(&self, agent_id: &str) -> bool {
+    pub(crate) fn allows_agent(&self, agent_id: &str) -> bool {
         self.agent_ids.iter().any(|a| a == agent_id)
     }
 }
 
 /// The HMAC key made from `TICKET_KEY`. `Debug` never shows it.
 #[derive(Clone)]
-pub struct TicketKey {
+pub(crate) struct TicketKey {
     mac: HmacSha256,
     kid: String,
 }
 
 impl TicketKey {
     /// Uses the UTF-8 bytes of `secret` as the HMAC key; at least [`MIN_KEY_LEN`] bytes.
-    pub fn new(secret: &str) -> Result<TicketKey, KeyError> {
+    pub(crate) fn new(secret: &str) -> Result<TicketKey, KeyError> {
         if secret.len() < MIN_KEY_LEN {
             return Err(KeyError::TooShort { len: secret.len() });
         }
@@ -91,8 +91,9 @@ impl TicketKey {
             .map_err(|_| KeyError::TooShort { len: secret.len() })
     }
 
-    /// The key id that tickets signed with this key carry (not secret).
-    pub fn id(&self) -> &str {
+    /// The key id that tickets signed with this key carry (not secret); the tests read it.
+    #[cfg(test)]
+    pub(crate) fn id(&self) -> &str {
         &self.kid
     }
 
@@ -107,7 +108,7 @@ impl TicketKey {
 }
 
 /// The key id of a `TICKET_KEY`: 8 base64url characters of a SHA-256 of the key.
-pub fn key_id(secret: &str) -> String {
+pub(crate) fn key_id(secret: &str) -> String {
     use sha2::Digest;
     let digest = Sha256::new()
         .chain_update(KID_CONTEXT)
@@ -126,14 +127,16 @@ impl fmt::Debug for TicketKey {
 
 /// `TICKET_KEY` is unusable. The message names the fix and never shows the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyError {
+pub(crate) enum KeyError {
     /// Fewer than [`MIN_KEY_LEN`] bytes (`len` is the length given).
     TooShort { len: usize },
 }
 
+// As for the seal key: the Worker logs the message; the code is asserted by the tests only.
+#[cfg(test)]
 impl KeyError {
     /// A stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         "invalid_ticket_key"
     }
 }
@@ -154,7 +157,7 @@ impl std::error::Error for KeyError {}
 
 /// Why a ticket was refused. All cases answer 401 `invalid_ticket`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TicketError {
+pub(crate) enum TicketError {
     /// Not a `v1` ticket of the expected shape (or longer than [`MAX_TICKET_LEN`]).
     Malformed,
     /// The MAC does not verify: forged, altered, or signed with another `TICKET_KEY`.
@@ -168,12 +171,12 @@ pub enum TicketError {
 
 impl TicketError {
     /// The stable wire code, the same for every case.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         "invalid_ticket"
     }
 
     /// A message naming the problem; it contains nothing from the ticket.
-    pub fn message(&self) -> &'static str {
+    pub(crate) fn message(&self) -> &'static str {
         match self {
             TicketError::Malformed => "the session ticket is malformed",
             TicketError::BadSignature => {
@@ -198,7 +201,7 @@ impl std::error::Error for TicketError {}
 
 /// The claims do not fit in a ticket of [`MAX_TICKET_LEN`] (too many or too long ids).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TooLarge {
+pub(crate) struct TooLarge {
     /// The length the ticket would have had.
     pub len: usize,
 }
@@ -215,7 +218,7 @@ impl fmt::Display for TooLarge {
 }
 
 /// Signs `claims` into a ticket string, unless it would be longer than [`MAX_TICKET_LEN`].
-pub fn issue(key: &TicketKey, claims: &TicketClaims) -> Result<String, TooLarge> {
+pub(crate) fn issue(key: &TicketKey, claims: &TicketClaims) -> Result<String, TooLarge> {
     // Strings and integers only: serialisation cannot fail (an empty payload would be
     // refused by `verify` as malformed).
     let json = serde_json::to_vec(claims).unwrap_or_default();
@@ -236,7 +239,7 @@ pub fn issue(key: &TicketKey, claims: &TicketClaims) -> Result<String, TooLarge>
 }
 
 /// Checks a ticket's length, shape, MAC (constant time, before any JSON) and expiry.
-pub fn verify(key: &TicketKey, ticket: &str, now: u64) -> Result<TicketClaims, TicketError> {
+pub(crate) fn verify(key: &TicketKey, ticket: &str, now: u64) -> Result<TicketClaims, TicketError> {
     if ticket.len() > MAX_TICKET_LEN {
         return Err(TicketError::Malformed);
     }
@@ -273,7 +276,7 @@ pub fn verify(key: &TicketKey, ticket: &str, now: u64) -> Result<TicketClaims, T
 }
 
 /// A server id (generated by the Worker): 1 to 128 characters from `[A-Za-z0-9._:-]`.
-pub fn is_valid_server_id(s: &str) -> bool {
+pub(crate) fn is_valid_server_id(s: &str) -> bool {
     (1..=128).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
@@ -282,7 +285,7 @@ pub fn is_valid_server_id(s: &str) -> bool {
 /// A platform's id (`actor_id`, `agent_id`): what the platform already has (an e-mail
 /// address, `auth0|65f0c1`, a UUID, a name in any script): 1 to [`MAX_ID_CHARS`] characters,
 /// none of them a control character. Used as given (no normalisation).
-pub fn is_valid_platform_id(s: &str) -> bool {
+pub(crate) fn is_valid_platform_id(s: &str) -> bool {
     let mut n = 0;
     for c in s.chars() {
         n += 1;

@@ -22,23 +22,23 @@ use crate::transport::{HttpRequest, HttpResponse};
 type HmacSha256 = Hmac<Sha256>;
 
 /// The header carrying the signature.
-pub const SIGNATURE_HEADER: &str = "mcp-authlink-signature";
+pub(crate) const SIGNATURE_HEADER: &str = "mcp-authlink-signature";
 /// The header carrying the event id (receivers deduplicate by it: delivery is at least once).
-pub const EVENT_ID_HEADER: &str = "mcp-authlink-event-id";
+pub(crate) const EVENT_ID_HEADER: &str = "mcp-authlink-event-id";
 /// How long one delivery may take.
-pub const DELIVERY_TIMEOUT_MS: u32 = 8_000;
+pub(crate) const DELIVERY_TIMEOUT_MS: u32 = 8_000;
 /// Longest backoff between two tries, seconds.
-pub const MAX_BACKOFF_SECS: u32 = 3_600;
+pub(crate) const MAX_BACKOFF_SECS: u32 = 3_600;
 
 /// The HMAC key made from `WEBHOOK_SECRET`. `Debug` never shows it.
 #[derive(Clone)]
-pub struct WebhookKey {
+pub(crate) struct WebhookKey {
     mac: HmacSha256,
 }
 
 impl WebhookKey {
     /// The UTF-8 bytes of `secret` as the HMAC key; `None` when it is empty.
-    pub fn new(secret: &Secret) -> Option<WebhookKey> {
+    pub(crate) fn new(secret: &Secret) -> Option<WebhookKey> {
         if secret.is_empty() {
             return None;
         }
@@ -72,6 +72,7 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
+#[cfg(test)]
 fn unhex(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
@@ -83,14 +84,15 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// The value of [`SIGNATURE_HEADER`] for `body` sent at `timestamp`.
-pub fn signature_header(key: &WebhookKey, timestamp: u64, body: &str) -> String {
+pub(crate) fn signature_header(key: &WebhookKey, timestamp: u64, body: &str) -> String {
     let tag = key.mac_over(timestamp, body).finalize().into_bytes();
     format!("t={timestamp},v1={}", hex(&tag))
 }
 
 /// Why a signature was refused.
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VerifyError {
+pub(crate) enum VerifyError {
     /// No `t=` or no `v1=` part, or one that is not a number / hex.
     Malformed,
     /// The timestamp is further than the tolerance from now.
@@ -99,9 +101,10 @@ pub enum VerifyError {
     Mismatch,
 }
 
-/// Checks a [`SIGNATURE_HEADER`] value against `body` (what a receiver does; the tests and
-/// docs use it as the reference).
-pub fn verify(
+/// Checks a [`SIGNATURE_HEADER`] value against `body` (what a receiver does; the tests use it
+/// as the reference, and the Worker never receives webhooks).
+#[cfg(test)]
+pub(crate) fn verify(
     key: &WebhookKey,
     header: &str,
     body: &str,
@@ -137,7 +140,7 @@ pub fn verify(
 }
 
 /// The POST of one event to the webhook URL, signed at `timestamp`.
-pub fn delivery_request(
+pub(crate) fn delivery_request(
     url: &str,
     key: &WebhookKey,
     event_id: &str,
@@ -158,13 +161,13 @@ pub fn delivery_request(
 
 /// A delivery counts when the receiver answers 2xx; anything else (redirects included) is
 /// retried.
-pub fn delivered(resp: &HttpResponse) -> bool {
+pub(crate) fn delivered(resp: &HttpResponse) -> bool {
     resp.is_success()
 }
 
 /// Seconds to wait before try number `attempt + 1`, after `attempt` failed tries (1-based):
 /// `base`, `2 base`, `4 base`, ... capped at [`MAX_BACKOFF_SECS`].
-pub fn backoff_secs(attempt: u32, base: u32) -> u32 {
+pub(crate) fn backoff_secs(attempt: u32, base: u32) -> u32 {
     let factor = 1u32
         .checked_shl(attempt.saturating_sub(1).min(20))
         .unwrap_or(u32::MAX);

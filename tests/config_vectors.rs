@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use mcp_authlink::config::{validate_server_config, ServerConfigBody};
-use mcp_authlink::target::TargetPolicy;
+use mcp_authlink::TargetPolicy;
 use serde_json::Value;
 
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/config");

@@ -7,7 +7,6 @@
 //! 512 cases per property by default; `PROPTEST_CASES=<n>` overrides it (`make fuzz-long`).
 
 use futures_executor::block_on;
-use mcp_authlink::auth_mode::{AuthMode, ClientAuthMethod};
 use mcp_authlink::consent::{
     check_callback, parse_callback_query, state_param, CallbackError, PendingConsent,
 };
@@ -15,6 +14,7 @@ use mcp_authlink::registration::{judge_registration, register, Judgement, Regist
 use mcp_authlink::token::{parse_refresh_response, parse_token_response, TokenFailure};
 use mcp_authlink::transport::{HttpRequest, HttpResponse, SendFuture, Transport};
 use mcp_authlink::Secret;
+use mcp_authlink::{AuthMode, ClientAuthMethod};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {

@@ -7,11 +7,11 @@ mod common;
 
 use common::replay::Replay;
 use futures_executor::block_on;
-use mcp_authlink::auth_mode::ClientAuthMethod;
 use mcp_authlink::config::AuthConfig;
 use mcp_authlink::provision::{provision, ProvisionError, ProvisionOptions, Provisioned};
 use mcp_authlink::registration::RegistrationFailure;
-use mcp_authlink::target::TargetPolicy;
+use mcp_authlink::ClientAuthMethod;
+use mcp_authlink::TargetPolicy;
 use serde_json::{json, Value};
 
 const CALLBACK: &str = "https://authlink.example/service/mcp/consent/callback";

@@ -10,7 +10,7 @@ use common::fixture_list::{OWN_CONFIG, OWN_DISCOVERY, SHARED_CONFIG, SHARED_DISC
 use common::replay::{check_expectations, Replay};
 use mcp_authlink::config::validate_server_config;
 use mcp_authlink::discovery::{discover, DiscoverOptions};
-use mcp_authlink::target::TargetPolicy;
+use mcp_authlink::TargetPolicy;
 use serde_json::Value;
 use wasm_bindgen_test::*;
 

@@ -13,6 +13,7 @@
 //! `Deserialize` is lenient (unknown fields ignored, no URL checks): it is for reading back a
 //! config this module produced. Untrusted input goes through [`validate_server_config`].
 
+mod fields;
 mod suggest;
 mod validate;
 
@@ -26,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::auth_mode::{AuthMode, ClientAuthMethod};
-use crate::discovery::DiscoveryResult;
+use crate::discovery_result::DiscoveryResult;
 use crate::secret::Secret;
 use crate::token::assertion::SigningAlgorithm;
 use crate::token::ClientAuth;

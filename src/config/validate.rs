@@ -8,99 +8,27 @@
 //! https is required is `insecure_url`.
 
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::{
-    AuthConfig, ClientCredentialsAuth, ConfidentialPkceAuth, ConfigError, ConfigErrorCode,
-    PublicPkceAuth, ServerConfig, ServerConfigBody, TokenAuth,
-};
+use super::{AuthConfig, ConfigError, ConfigErrorCode, ServerConfig, ServerConfigBody};
 use crate::auth_mode::{AuthMode, ClientAuthMethod};
 use crate::secret::Secret;
 use crate::target::{Refusal, TargetPolicy};
 use crate::token::assertion::{key_shape_problem, SigningAlgorithm};
 
+use super::fields::{
+    auth_field, build, is_scope_char, is_tchar, kind_of, types_list, Field, Kind, Raw, AUTH_FIELDS,
+    CC, CONF, CONFIG_FIELDS, ENDPOINT_LOOKALIKES, NAME_MAX, REFUSED_HEADERS,
+};
 use super::suggest::{fix_for_unknown, normalise, suggest};
 
 use ConfigErrorCode::{
     AuthNotNested, InsecureUrl, InvalidType, InvalidUrl, InvalidValue, Required, UnknownAuthType,
     UnknownField, UseEndpoint,
 };
-
-const TOKEN: AuthMode = AuthMode::Token;
-const CC: AuthMode = AuthMode::OauthClientCredentials;
-const PUBLIC: AuthMode = AuthMode::OauthAuthorizationCodePublicPkce;
-const CONF: AuthMode = AuthMode::OauthAuthorizationCodeConfidentialPkce;
-const OAUTH: &[AuthMode] = &[CC, PUBLIC, CONF];
-const CODE: &[AuthMode] = &[PUBLIC, CONF];
-const WITH_SECRET: &[AuthMode] = &[CC, CONF];
-
-const NAME_MAX: usize = 100;
-const CONFIG_FIELDS: [&str; 3] = ["endpoint", "headers", "auth"];
-/// Config keys people use for the endpoint that are not `server_url` (`use_endpoint`).
-const ENDPOINT_LOOKALIKES: [&str; 6] = [
-    "url",
-    "uri",
-    "mcp_url",
-    "endpoint_url",
-    "server",
-    "base_url",
-];
-/// Headers the config may not set: credentials (they go in `auth`) and framing.
-const REFUSED_HEADERS: [&str; 6] = [
-    "authorization",
-    "proxy-authorization",
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-];
-
-#[derive(Clone, Copy)]
-enum Kind {
-    Text,
-    Url,
-    Scopes,
-    Method,
-    Flag,
-    /// A private key: a PEM string, or a JWK as an object or as JSON text.
-    Key,
-    /// A JWS algorithm name (`signing_algorithm`).
-    Algorithm,
-}
-
-struct Field {
-    name: &'static str,
-    kind: Kind,
-    modes: &'static [AuthMode],
-}
-
-const fn field(name: &'static str, kind: Kind, modes: &'static [AuthMode]) -> Field {
-    Field { name, kind, modes }
-}
-
-/// Every field `config.auth` may hold besides `type`, with the types that accept it.
-const AUTH_FIELDS: [Field; 13] = [
-    field("auth_token", Kind::Text, &[TOKEN]),
-    field("client_id", Kind::Text, OAUTH),
-    field("client_secret", Kind::Text, WITH_SECRET),
-    field("auth_url", Kind::Url, CODE),
-    field("token_url", Kind::Url, OAUTH),
-    field("register_url", Kind::Url, CODE),
-    field("scopes", Kind::Scopes, OAUTH),
-    field("resource", Kind::Url, OAUTH),
-    field("token_endpoint_auth_method", Kind::Method, WITH_SECRET),
-    field("allow_issuer_mismatch", Kind::Flag, OAUTH),
-    field("allow_unadvertised_pkce", Kind::Flag, CODE),
-    field("private_key", Kind::Key, &[CC]),
-    field("signing_algorithm", Kind::Algorithm, &[CC]),
-];
-
-fn types_list() -> String {
-    AuthMode::ALL.map(AuthMode::as_str).join(", ")
-}
 
 /// Validates a create body `{name, config}` and returns it normalised (header names
 /// lower-cased, scopes deduplicated in order), or every problem found.
@@ -199,16 +127,6 @@ pub fn validate_hydrated_urls(
 struct Walker {
     policy: TargetPolicy,
     errors: Vec<ConfigError>,
-}
-
-/// What `config.auth` held, field by field, once each value was checked.
-#[derive(Default)]
-struct Raw {
-    text: BTreeMap<&'static str, String>,
-    scopes: Vec<String>,
-    method: Option<ClientAuthMethod>,
-    flags: BTreeSet<&'static str>,
-    algorithm: Option<SigningAlgorithm>,
 }
 
 impl Walker {
@@ -729,62 +647,6 @@ impl Walker {
     }
 }
 
-fn build(mode: AuthMode, mut raw: Raw) -> AuthConfig {
-    let scopes = std::mem::take(&mut raw.scopes);
-    let t = |k: &str| raw.text.get(k).cloned();
-    let flag = |k: &str| raw.flags.contains(k);
-    match mode {
-        AuthMode::Token => AuthConfig::Token(TokenAuth {
-            auth_token: Secret::new(t("auth_token").unwrap_or_default()),
-        }),
-        AuthMode::OauthClientCredentials => {
-            let private_key = t("private_key").map(Secret::new);
-            AuthConfig::OauthClientCredentials(ClientCredentialsAuth {
-                client_id: t("client_id").unwrap_or_default(),
-                client_secret: t("client_secret").map(Secret::new),
-                token_url: t("token_url"),
-                scopes,
-                resource: t("resource"),
-                token_endpoint_auth_method: match (raw.method, &private_key) {
-                    (None, Some(_)) => Some(ClientAuthMethod::PrivateKeyJwt),
-                    (m, _) => m,
-                },
-                signing_algorithm: private_key
-                    .as_ref()
-                    .map(|_| raw.algorithm.unwrap_or_default()),
-                private_key,
-                allow_issuer_mismatch: flag("allow_issuer_mismatch"),
-            })
-        }
-        AuthMode::OauthAuthorizationCodePublicPkce => {
-            AuthConfig::OauthAuthorizationCodePublicPkce(PublicPkceAuth {
-                client_id: t("client_id"),
-                auth_url: t("auth_url"),
-                token_url: t("token_url"),
-                register_url: t("register_url"),
-                scopes,
-                resource: t("resource"),
-                allow_issuer_mismatch: flag("allow_issuer_mismatch"),
-                allow_unadvertised_pkce: flag("allow_unadvertised_pkce"),
-            })
-        }
-        AuthMode::OauthAuthorizationCodeConfidentialPkce => {
-            AuthConfig::OauthAuthorizationCodeConfidentialPkce(ConfidentialPkceAuth {
-                client_id: t("client_id"),
-                client_secret: t("client_secret").map(Secret::new),
-                auth_url: t("auth_url"),
-                token_url: t("token_url"),
-                register_url: t("register_url"),
-                scopes,
-                resource: t("resource"),
-                token_endpoint_auth_method: raw.method,
-                allow_issuer_mismatch: flag("allow_issuer_mismatch"),
-                allow_unadvertised_pkce: flag("allow_unadvertised_pkce"),
-            })
-        }
-    }
-}
-
 /// Loads the key where the signer is compiled (the Worker, the tests); the npm package judges
 /// its shape only.
 #[cfg(any(test, feature = "worker"))]
@@ -803,10 +665,6 @@ fn key_mode(raw: &Raw, present: &dyn Fn(&str) -> bool) -> bool {
     present("private_key") || raw.method == Some(ClientAuthMethod::PrivateKeyJwt)
 }
 
-fn auth_field(name: &str) -> Option<&'static Field> {
-    AUTH_FIELDS.iter().find(|f| f.name == name)
-}
-
 /// Problems `TargetPolicy` does not judge: credentials in the URL (they would show in read
 /// routes) and a fragment (OAuth endpoints and resource indicators must not carry one).
 fn url_extra_problem(url: &Url) -> Option<&'static str> {
@@ -817,25 +675,4 @@ fn url_extra_problem(url: &Url) -> Option<&'static str> {
     } else {
         None
     }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// RFC 9110 `tchar`.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// RFC 6749 `NQCHAR`.
-fn is_scope_char(c: char) -> bool {
-    matches!(c, '\u{21}' | '\u{23}'..='\u{5B}' | '\u{5D}'..='\u{7E}')
 }

@@ -6,7 +6,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::binding::strip_format_chars;
 use crate::secret::Secret;
 use crate::token::{clean, TokenFailure};
 
@@ -25,6 +24,39 @@ pub const PROVIDER_LABEL: &str = "The provider's own words (not checked by this 
 /// [`MAX_PROVIDER_TEXT_CHARS`] characters.
 pub fn provider_words(s: &str) -> String {
     clean(&strip_format_chars(s), MAX_PROVIDER_TEXT_CHARS)
+}
+
+/// Removes the Unicode format characters (general category Cf: bidi embeddings, overrides and
+/// isolates, zero-width joiners and spaces, the BOM, tag characters, ...) that could make a
+/// provider's text read differently from what it says.
+pub fn strip_format_chars(s: &str) -> String {
+    s.chars().filter(|c| !is_format_char(*c)).collect()
+}
+
+/// Unicode general category Cf (Unicode 15).
+pub fn is_format_char(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD
+        | 0x0600..=0x0605
+        | 0x061C
+        | 0x06DD
+        | 0x070F
+        | 0x0890..=0x0891
+        | 0x08E2
+        | 0x180E
+        | 0x200B..=0x200F
+        | 0x202A..=0x202E
+        | 0x2060..=0x2064
+        | 0x2066..=0x206F
+        | 0xFEFF
+        | 0xFFF9..=0xFFFB
+        | 0x110BD
+        | 0x110CD
+        | 0x13430..=0x1343F
+        | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A
+        | 0xE0001
+        | 0xE0020..=0xE007F)
 }
 
 /// The error codes of RFC 6749 §4.1.2.1 that an authorization response may carry.

@@ -26,14 +26,14 @@ mod tests;
 
 pub use binding::{
     check_binding, check_return_to, check_start_origin, clear_cookie, constant_time_eq,
-    cookie_name, cookie_values, is_format_char, return_url, secret_hash, set_cookie,
-    strip_format_chars, FlowOutcome, ReturnToNotAllowed, StartError, CONSENT_PATH, FIELD_FLOW_ID,
-    FIELD_START_TOKEN, FRAGMENT_KEY, OUTCOME_TTL_SECS, START_PATH, START_TTL_SECS,
+    cookie_name, cookie_values, return_url, secret_hash, set_cookie, FlowOutcome,
+    ReturnToNotAllowed, StartError, CONSENT_PATH, FIELD_FLOW_ID, FIELD_START_TOKEN, FRAGMENT_KEY,
+    OUTCOME_TTL_SECS, START_PATH, START_TTL_SECS,
 };
 pub use callback::{
-    check_callback, parse_callback_query, provider_words, state_param, CallbackError,
-    CallbackParams, PendingConsent, MAX_PARAM_BYTES, MAX_PROVIDER_TEXT_CHARS, PENDING_TTL_SECS,
-    PROVIDER_LABEL,
+    check_callback, is_format_char, parse_callback_query, provider_words, state_param,
+    strip_format_chars, CallbackError, CallbackParams, PendingConsent, MAX_PARAM_BYTES,
+    MAX_PROVIDER_TEXT_CHARS, PENDING_TTL_SECS, PROVIDER_LABEL,
 };
 pub use page::{
     escape_html, json_for_script, new_nonce, render, ConsentPage, PageStatus, Rendered,

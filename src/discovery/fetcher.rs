@@ -7,7 +7,7 @@ use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use crate::discovery::result::{Outcome, TraceEntry};
+use crate::discovery_result::{Outcome, TraceEntry};
 use crate::transport::{
     HttpRequest, HttpResponse, Method, SendFuture, Transport, TransportError, TransportErrorKind,
 };

@@ -2,15 +2,20 @@
 //! its protected resource metadata and its authorization server metadata, and recommend an
 //! auth mode.
 //!
+//! [`discover`] is a driver, not a sans-I/O state machine: it awaits a [`Transport`] for each
+//! request. What it judges (the challenge, the metadata documents, the recommendation) is
+//! sans-I/O in [`crate::challenge`], [`crate::metadata`] and [`crate::recommend`].
+//!
 //! The procedure is written sequentially, exactly as the spec orders it; speed comes from
-//! launching requests early through the [`fetcher`], never from changing what is judged or
+//! launching requests early through the `fetcher`, never from changing what is judged or
 //! in which order. So the winner is always the first valid candidate, and warnings only come
 //! from requests the sequential procedure makes.
 
 mod fetcher;
-mod result;
 
-pub use result::*;
+// The result type lives in its own module, which `recommend` reads too; re-exported here so
+// `crate::discovery::DiscoveryResult` keeps naming it.
+pub use crate::discovery_result::*;
 
 use url::Url;
 

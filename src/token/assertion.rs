@@ -39,7 +39,7 @@ impl SigningAlgorithm {
 }
 
 /// What is wrong with the text of a configured private key, judged by its shape only (the npm
-/// package has no P-256 code; the Worker also loads the key, see [`ClientKey::parse`]).
+/// package has no P-256 code; the Worker also loads the key, see `ClientKey::parse`).
 /// Accepted: a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`) or a JWK of an EC P-256 private key
 /// (`{"kty": "EC", "crv": "P-256", "d": ...}`) as JSON text.
 pub fn key_shape_problem(text: &str) -> Option<String> {

@@ -10,6 +10,8 @@ mod response;
 #[cfg(test)]
 mod tests;
 
+// For token revocation (RFC 7009), which only the Worker sends.
+#[cfg(any(test, all(target_arch = "wasm32", feature = "worker")))]
 pub(crate) use request::authenticate_client;
 pub use request::{authorization_code_request, client_credentials_request, refresh_request};
 pub use response::{

@@ -61,10 +61,10 @@ impl fmt::Display for ReadError {
     }
 }
 
-pub type Read<T> = std::result::Result<T, ReadError>;
+pub(crate) type Read<T> = std::result::Result<T, ReadError>;
 
 /// The kind of a JSON value, as the config validator names it.
-pub fn kind(v: &Value) -> &'static str {
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -76,7 +76,7 @@ pub fn kind(v: &Value) -> &'static str {
 }
 
 /// `must be <expected>, not <kind of v>`.
-pub fn invalid_type(v: &Value, expected: &str) -> ReadError {
+pub(crate) fn invalid_type(v: &Value, expected: &str) -> ReadError {
     ReadError::new(format!("must be {expected}, not {}", kind(v)))
 }
 
@@ -97,11 +97,11 @@ fn one_of(names: &[&str]) -> String {
     out
 }
 
-pub fn boolean(v: &Value) -> Read<bool> {
+pub(crate) fn boolean(v: &Value) -> Read<bool> {
     v.as_bool().ok_or_else(|| invalid_type(v, "true or false"))
 }
 
-pub fn string(v: &Value) -> Read<String> {
+pub(crate) fn string(v: &Value) -> Read<String> {
     match v {
         Value::String(s) => Ok(s.clone()),
         _ => Err(invalid_type(v, "a string")),
@@ -109,7 +109,7 @@ pub fn string(v: &Value) -> Read<String> {
 }
 
 /// A whole number from 0 to `max`.
-pub fn unsigned(v: &Value, max: u64) -> Read<u64> {
+pub(crate) fn unsigned(v: &Value, max: u64) -> Read<u64> {
     match v.as_u64() {
         Some(n) if n <= max => Ok(n),
         _ => Err(invalid_type(v, &format!("a whole number from 0 to {max}"))),
@@ -117,7 +117,7 @@ pub fn unsigned(v: &Value, max: u64) -> Read<u64> {
 }
 
 /// `null` is `None`, anything else is read by `read`.
-pub fn option<T>(v: &Value, read: impl Fn(&Value) -> Read<T>) -> Read<Option<T>> {
+pub(crate) fn option<T>(v: &Value, read: impl Fn(&Value) -> Read<T>) -> Read<Option<T>> {
     match v {
         Value::Null => Ok(None),
         _ => read(v).map(Some),
@@ -125,7 +125,7 @@ pub fn option<T>(v: &Value, read: impl Fn(&Value) -> Read<T>) -> Read<Option<T>>
 }
 
 /// An array, each item read by `read` (a problem names the item's index).
-pub fn seq<T>(v: &Value, read: fn(&Value) -> Read<T>) -> Read<Vec<T>> {
+pub(crate) fn seq<T>(v: &Value, read: fn(&Value) -> Read<T>) -> Read<Vec<T>> {
     let Value::Array(items) = v else {
         return Err(invalid_type(v, "an array"));
     };
@@ -136,13 +136,13 @@ pub fn seq<T>(v: &Value, read: fn(&Value) -> Read<T>) -> Read<Vec<T>> {
     Ok(out)
 }
 
-pub fn strings(v: &Value) -> Read<Vec<String>> {
+pub(crate) fn strings(v: &Value) -> Read<Vec<String>> {
     seq(v, string)
 }
 
 /// A unit variant: the position in `names` (the variants as their `Serialize` names them)
 /// of a string.
-pub fn variant(v: &Value, names: &[&str]) -> Read<usize> {
+pub(crate) fn variant(v: &Value, names: &[&str]) -> Read<usize> {
     let found = match v {
         Value::String(s) => match names.iter().position(|n| n == s) {
             Some(i) => return Ok(i),
@@ -157,14 +157,14 @@ pub fn variant(v: &Value, names: &[&str]) -> Read<usize> {
 }
 
 /// A struct's fields: the entries of a JSON object (anything else is refused).
-pub struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     pub entries: Vec<(&'a str, &'a Value)>,
     fields: &'static [&'static str],
 }
 
 impl<'a> Fields<'a> {
     /// `fields` are the struct's fields in order.
-    pub fn of(v: &'a Value, fields: &'static [&'static str]) -> Read<Self> {
+    pub(crate) fn of(v: &'a Value, fields: &'static [&'static str]) -> Read<Self> {
         let Value::Object(m) = v else {
             return Err(invalid_type(v, "an object"));
         };
@@ -175,17 +175,17 @@ impl<'a> Fields<'a> {
     }
 
     /// The position of `key` among the fields.
-    pub fn index(&self, key: &str) -> Option<usize> {
+    pub(crate) fn index(&self, key: &str) -> Option<usize> {
         self.fields.iter().position(|f| *f == key)
     }
 
     /// A key that is not a field, for a struct that refuses unknown fields.
-    pub fn unknown(&self, key: &str) -> ReadError {
+    pub(crate) fn unknown(&self, key: &str) -> ReadError {
         ReadError::new(format!("is not a field here: use {}", one_of(self.fields))).under(key)
     }
 
     /// The error for a required field that was not given (`has` says whether it was).
-    pub fn require(&self, field: &str, has: bool) -> Read<()> {
+    pub(crate) fn require(&self, field: &str, has: bool) -> Read<()> {
         if has {
             Ok(())
         } else {
@@ -197,13 +197,13 @@ impl<'a> Fields<'a> {
 /// For the tests of the readers: serde's own reading of the same value, and values to
 /// compare them on.
 #[cfg(all(test, not(target_arch = "wasm32")))]
-pub mod testing {
+pub(crate) mod testing {
     use proptest::prelude::*;
     use serde::de::DeserializeOwned;
     use serde_json::Value;
 
     /// The name a unit variant serializes to.
-    pub fn name_of<T: serde::Serialize>(t: &T) -> String {
+    pub(crate) fn name_of<T: serde::Serialize>(t: &T) -> String {
         match serde_json::to_value(t) {
             Ok(Value::String(s)) => s,
             _ => String::new(),
@@ -214,7 +214,7 @@ pub mod testing {
     /// the reader accepts, serde reads to the same value; what it refuses, serde refuses too,
     /// unless it is one of serde's quirks (a struct given as an array, a variant as a one-key
     /// object), which the reader names. Every refusal is a sentence about one path.
-    pub fn agrees<T>(v: &Value, read: fn(&Value) -> super::Read<T>)
+    pub(crate) fn agrees<T>(v: &Value, read: fn(&Value) -> super::Read<T>)
     where
         T: DeserializeOwned + PartialEq + std::fmt::Debug,
     {
@@ -244,7 +244,7 @@ pub mod testing {
 
     /// What the derived `Deserialize` makes of `v` (its text has the keys in the order
     /// the readers visit them), with serde_json's position suffix cut off.
-    pub fn serde_reads<T: DeserializeOwned>(v: &Value) -> Result<T, String> {
+    pub(crate) fn serde_reads<T: DeserializeOwned>(v: &Value) -> Result<T, String> {
         serde_json::from_str(&v.to_string()).map_err(|e| {
             let m = e.to_string();
             match m.rfind(" at line ") {
@@ -255,7 +255,7 @@ pub mod testing {
     }
 
     /// One of each kind of JSON value, for each field in turn.
-    pub fn samples(words: &[&str]) -> Vec<Value> {
+    pub(crate) fn samples(words: &[&str]) -> Vec<Value> {
         use serde_json::json;
         let mut out = vec![
             json!(null),
@@ -296,7 +296,7 @@ pub mod testing {
     }
 
     /// Random JSON built from `words` (as keys, strings and variant names) and edge values.
-    pub fn json(words: &'static [&'static str]) -> impl Strategy<Value = Value> {
+    pub(crate) fn json(words: &'static [&'static str]) -> impl Strategy<Value = Value> {
         let number = prop_oneof![
             prop_oneof![
                 Just(0i64),

@@ -1,4 +1,8 @@
 //! The DiscoveryResult (discovery.md §5): what discovery learned about one endpoint.
+//!
+//! A module of its own because two concepts read it: the procedure that fills it
+//! ([`crate::discovery`]) and the recommendation that judges it ([`crate::recommend`]), which
+//! thereby depend on it and not on each other. `crate::discovery` re-exports it.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
