@@ -8,9 +8,10 @@
 use serde_json::{json, Value};
 use worker::{D1Database, Request};
 
-use super::control::{check_id, check_platform_id, open_config};
-use super::events::{self, connection_data, unknown_parameter, Kind};
-use super::http::{json_response, no_content, ApiError, ApiResult};
+use super::error::{ApiError, ApiResult};
+use super::events::{self, connection_data, Kind};
+use super::http::{json_response, no_content};
+use super::servers::{check_id, check_platform_id, open_config};
 use super::store::platform::{self as pstore, ConnectionFilter, ConnectionListRow};
 use super::store::{self};
 use super::{rfc3339, tokens, Settings};
@@ -75,12 +76,10 @@ pub async fn list(req: &Request, db: &D1Database, s: &Settings) -> ApiResult {
             "status" => match v.as_ref() {
                 "connected" | "expired" => filter.status = Some(v.into_owned()),
                 _ => {
-                    return Err(ApiError::at(
-                        400,
-                        "invalid_value",
-                        "status must be connected or expired.",
-                        "status",
-                    ))
+                    return Err(ApiError::InvalidValue {
+                        path: "status".into(),
+                        message: "status must be connected or expired.".into(),
+                    })
                 }
             },
             "limit" => {
@@ -88,25 +87,22 @@ pub async fn list(req: &Request, db: &D1Database, s: &Settings) -> ApiResult {
                     .parse()
                     .ok()
                     .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::at(400, "invalid_value", "limit must be 1 to 200.", "limit")
+                    .ok_or_else(|| ApiError::InvalidValue {
+                        path: "limit".into(),
+                        message: "limit must be 1 to 200.".into(),
                     })?
             }
             "cursor" => {
-                after = parse_cursor(&v).ok_or_else(|| {
-                    ApiError::at(
-                        400,
-                        "invalid_value",
-                        "cursor must be the next_cursor of an earlier answer.",
-                        "cursor",
-                    )
+                after = parse_cursor(&v).ok_or_else(|| ApiError::InvalidValue {
+                    path: "cursor".into(),
+                    message: "cursor must be the next_cursor of an earlier answer.".into(),
                 })?
             }
             other => {
-                return Err(unknown_parameter(
-                    other,
-                    "actor_id, server_id, status, limit, cursor",
-                ))
+                return Err(ApiError::UnknownParameter {
+                    name: other.to_owned(),
+                    known: "actor_id, server_id, status, limit, cursor",
+                })
             }
         }
     }
@@ -129,7 +125,7 @@ pub async fn list(req: &Request, db: &D1Database, s: &Settings) -> ApiResult {
 pub async fn delete_one(db: &D1Database, s: &Settings, id: &str) -> ApiResult {
     check_id(id, "id")?;
     let Some(row) = pstore::connection_by_id(db, id).await? else {
-        return Err(ApiError::not_found("connection"));
+        return Err(ApiError::NotFound { what: "connection" });
     };
     end(db, s, &row, "deleted_by_platform").await?;
     Ok(no_content())
@@ -142,16 +138,16 @@ pub async fn delete_of_actor(req: &Request, db: &D1Database, s: &Settings) -> Ap
     for (k, v) in url.query_pairs() {
         match k.as_ref() {
             "actor_id" => actor = Some(actor_filter(&v)?),
-            other => return Err(unknown_parameter(other, "actor_id")),
+            other => {
+                return Err(ApiError::UnknownParameter {
+                    name: other.to_owned(),
+                    known: "actor_id",
+                })
+            }
         }
     }
     let Some(actor) = actor else {
-        return Err(ApiError::at(
-            400,
-            "required",
-            "Name the person: DELETE /ai/connections?actor_id=<actor_id> (or delete one connection by its id).",
-            "actor_id",
-        ));
+        return Err(ApiError::Required { path: "actor_id".into(), message: "Name the person: DELETE /ai/connections?actor_id=<actor_id> (or delete one connection by its id).".into() });
     };
     for row in pstore::connections_of_actor(db, &actor).await? {
         end(db, s, &row, "deleted_by_platform").await?;

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{D1Database, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request};
 
-use super::http::{json_response, ApiError, ApiResult};
+use super::error::{ApiError, ApiResult};
+use super::http::json_response;
 use super::store::platform::{self as pstore, EventRow};
 use super::{now, rfc3339, Settings};
 use crate::transport::Transport;
@@ -141,22 +142,22 @@ pub async fn list(req: &Request, db: &D1Database) -> ApiResult {
             "after" if v.is_empty() => after = 0,
             "after" => {
                 after = parse_cursor(&v).ok_or_else(|| {
-                    ApiError::at(400, "invalid_value", "after must be a next_cursor from an earlier answer (or absent for the oldest events).", "after")
+                    ApiError::InvalidValue { path: "after".into(), message: "after must be a next_cursor from an earlier answer (or absent for the oldest events).".into() }
                 })?
             }
             "limit" => {
                 limit = v.parse().ok().filter(|n| (1..=500).contains(n)).ok_or_else(|| {
-                    ApiError::at(400, "invalid_value", "limit must be 1 to 500.", "limit")
+                    ApiError::InvalidValue { path: "limit".into(), message: "limit must be 1 to 500.".into() }
                 })?
             }
             "type" => {
                 let known = Kind::ALL.iter().find(|t| t.as_str() == v.as_ref()).ok_or_else(|| {
                     let names: Vec<&str> = Kind::ALL.iter().map(|t| t.as_str()).collect();
-                    ApiError::at(400, "invalid_value", format!("type must be one of {}.", names.join(", ")), "type")
+                    ApiError::InvalidValue { path: "type".into(), message: format!("type must be one of {}.", names.join(", ")) }
                 })?;
                 kind = Some(known.as_str());
             }
-            other => return Err(unknown_parameter(other, "after, limit, type")),
+            other => return Err(ApiError::UnknownParameter { name: other.to_owned(), known: "after, limit, type" }),
         }
     }
     let rows = pstore::events_after(db, after, limit, kind).await?;
@@ -166,17 +167,6 @@ pub async fn list(req: &Request, db: &D1Database) -> ApiResult {
         &json!({ "items": items, "next_cursor": cursor_of(next) }),
         200,
     ))
-}
-
-/// 400 `unknown_parameter` naming the parameter and the ones the route knows.
-pub fn unknown_parameter(name: &str, known: &str) -> ApiError {
-    let shown: String = name.chars().take(64).collect();
-    ApiError::at(
-        400,
-        "unknown_parameter",
-        format!("{shown:?} is not a query parameter of this route: use {known}."),
-        &shown,
-    )
 }
 
 /// The queue consumer: delivers each event to `WEBHOOK_URL`, signed; a failed try is retried

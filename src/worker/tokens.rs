@@ -12,8 +12,9 @@ use worker::{D1Database, Delay, Request};
 use super::clients::{
     register_again_after_invalid_client, remember_method, send_token_request, TokenCallError,
 };
-use super::control::{check_platform_id, load, open_config, require_attached};
-use super::http::{json_body, json_response, ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ExpiredBecause};
+use super::http::{json_body, json_response};
+use super::servers::{check_platform_id, load, open_config, require_attached};
 use super::store::{self, ConnectionRow, ServerRow};
 use super::{connections, now, rfc3339, Settings};
 use crate::config::{AuthConfig, TokenClient};
@@ -37,14 +38,17 @@ pub fn seal_tokens(
     actor_id: &str,
     tokens: &TokenSet,
 ) -> ApiResult<String> {
-    let plain =
-        serde_json::to_vec(tokens).map_err(|_| ApiError::new(500, "internal_error", "tokens"))?;
+    let plain = serde_json::to_vec(tokens).map_err(|_| ApiError::Internal {
+        what_failed: "The tokens could not be written as JSON",
+    })?;
     seal::seal(
         &s.seal_key,
         &plain,
         tokens_aad(server_id, actor_id).as_bytes(),
     )
-    .map_err(|_| ApiError::new(500, "internal_error", "The tokens could not be sealed."))
+    .map_err(|_| ApiError::Internal {
+        what_failed: "The tokens could not be sealed",
+    })
 }
 
 pub fn open_tokens(
@@ -60,12 +64,8 @@ pub fn open_tokens(
     )
     .ok()
     .and_then(|p| serde_json::from_slice(&p).ok())
-    .ok_or_else(|| {
-        ApiError::new(
-            500,
-            "unsealable",
-            "Stored tokens could not be opened: was SEAL_KEY changed?",
-        )
+    .ok_or(ApiError::Unsealable {
+        what: "Stored tokens",
     })
 }
 
@@ -109,11 +109,7 @@ pub async fn access_token(
     require_attached(db, agent, id).await?;
     let config = open_config(&row, s)?;
     match config.auth {
-        None => Err(ApiError::new(
-            409,
-            "no_auth_required",
-            "This server needs no authorization: call it without a token.",
-        )),
+        None => Err(ApiError::NoAuthRequired),
         Some(AuthConfig::Token(t)) => Ok(json_response(
             &json!({"access_token": t.auth_token.expose(), "token_type": "Bearer", "expires_at": Value::Null}),
             200,
@@ -148,7 +144,7 @@ pub async fn client_token(
         }
     }
     let Some(tc) = auth.token_client() else {
-        return Err(ApiError::not_configured("token_url"));
+        return Err(ApiError::NotConfigured { lacks: "token_url" });
     };
     let provider: Provider = serde_json::from_str(&row.provider).unwrap_or_default();
     let build = |url: &str, client: &crate::token::ClientAuth| {
@@ -158,7 +154,7 @@ pub async fn client_token(
     let (t, switched) = match send_token_request(s, &tc, &provider, &build, &judge).await {
         Ok(ok) => ok,
         Err(TokenCallError::NotConfigured(m)) => {
-            return Err(ApiError::new(409, "not_configured", m))
+            return Err(ApiError::Unconfigurable { reason: m })
         }
         Err(TokenCallError::Transport(m)) => return Err(upstream(&m)),
         Err(TokenCallError::Failure(f)) => return Err(upstream(&f.to_string())),
@@ -171,27 +167,17 @@ pub async fn client_token(
 }
 
 fn upstream(detail: &str) -> ApiError {
-    ApiError::new(
-        502,
-        "token_request_failed",
-        format!("The authorization server refused or failed the token request: {detail}"),
-    )
-}
-
-fn not_connected() -> ApiError {
-    ApiError::new(409, "not_connected", "The actor has not connected this server: start a consent with the runtime plane's connect.")
+    ApiError::TokenRequestFailed {
+        detail: detail.to_owned(),
+    }
 }
 
 pub fn connection_expired() -> ApiError {
-    ApiError::new(409, "connection_expired", "The connection expired (the provider refused the refresh token): the actor must connect again.")
+    ApiError::ConnectionExpired(ExpiredBecause::RefreshRefused)
 }
 
 fn expired_without_refresh() -> ApiError {
-    ApiError::new(409, "connection_expired", "The access token expired and the provider issued no refresh token, so it cannot be renewed: the actor must connect again.")
-}
-
-fn client_registered_again() -> ApiError {
-    ApiError::new(409, "connection_expired", "The provider no longer knows this server's client (invalid_client); a new client was registered: the actor must connect again.")
+    ApiError::ConnectionExpired(ExpiredBecause::NoRefreshToken)
 }
 
 /// The actor's access token: the stored one while fresh, refreshed first when inside the
@@ -209,13 +195,13 @@ pub async fn user_token(
     force_version: Option<f64>,
 ) -> ApiResult<TokenSet> {
     let Some(tc) = auth.token_client() else {
-        return Err(ApiError::not_configured("token_url"));
+        return Err(ApiError::NotConfigured { lacks: "token_url" });
     };
     let resource = tc.resource.clone().unwrap_or_else(|| endpoint.to_owned());
     let server_id = row.id.as_str();
     for _ in 0..40 {
         let Some(conn) = store::get_connection(db, server_id, actor).await? else {
-            return Err(not_connected());
+            return Err(ApiError::NotConnected);
         };
         if conn.status == "expired" {
             return Err(connection_expired());
@@ -252,11 +238,7 @@ pub async fn user_token(
         // Another caller is refreshing: wait for its new version.
         Delay::from(Duration::from_millis(150)).await;
     }
-    Err(ApiError::new(
-        503,
-        "refresh_in_progress",
-        "Another refresh of this connection is taking too long: retry shortly.",
-    ))
+    Err(ApiError::RefreshInProgress)
 }
 
 async fn refresh(
@@ -284,7 +266,7 @@ async fn refresh(
                 connections::refreshed(db, &conn.server_id, &conn.actor_id).await;
                 Ok(t)
             } else {
-                Err(ApiError::new(409, "connection_changed", "The connection changed during the refresh (disconnected or reconnected): retry."))
+                Err(ApiError::ConnectionChanged)
             }
         }
         Err(TokenCallError::Failure(f)) if f.is_invalid_grant() => {
@@ -302,7 +284,9 @@ async fn refresh(
         }
         Err(e) if e.is_invalid_client() => {
             if register_again_after_invalid_client(db, s, row).await? {
-                return Err(client_registered_again());
+                return Err(ApiError::ConnectionExpired(
+                    ExpiredBecause::ClientRegisteredAgain,
+                ));
             }
             store::release_lease(db, conn).await?;
             let TokenCallError::Failure(f) = e else {
@@ -321,7 +305,7 @@ async fn refresh(
         Err(e) => {
             store::release_lease(db, conn).await?;
             Err(match e {
-                TokenCallError::NotConfigured(m) => ApiError::new(409, "not_configured", m),
+                TokenCallError::NotConfigured(m) => ApiError::Unconfigurable { reason: m },
                 TokenCallError::Transport(m) => {
                     connections::refresh_failed(
                         db,
