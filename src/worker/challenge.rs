@@ -9,9 +9,11 @@ use worker::{D1Database, Request};
 
 use super::error::{ApiError, ApiResult};
 use super::http::{json_body, json_response};
+use super::sealed::open_tokens;
 use super::servers::{check_platform_id, load, open_config, require_attached, row_for};
+use super::step_ups::{connect_scopes, MAX_STEP_UPS, STEP_UP_WINDOW_SECS};
 use super::store::{self, ServerRow};
-use super::tokens::{client_token, open_tokens, token_json, user_token};
+use super::tokens::{client_token, token_json, user_token};
 use super::{now, rfc3339, Settings};
 use crate::authorize::{authorization_scopes, scope_union};
 use crate::challenge::{bearer_hints, parse_headers};
@@ -19,41 +21,8 @@ use crate::config::{AuthConfig, ServerConfig};
 use crate::provision::{provision_from_challenge, Provider, ProvisionError, ProvisionOptions};
 use crate::registration::ClientSource;
 
-/// At most this many authorization requests per connection per [`STEP_UP_WINDOW_SECS`], the
-/// consent that made the connection included: what the official scenario
-/// `auth/scope-retry-limit` counts (so two step-ups after a consent in the same hour).
-pub const MAX_STEP_UPS: u64 = 3;
-pub const STEP_UP_WINDOW_SECS: u64 = 3600;
 /// Most `WWW-Authenticate` values read from one body.
 const MAX_CHALLENGE_HEADERS: usize = 16;
-
-/// The scopes a connect asks for (discovery.md §8, §9): exactly the step-up's required scopes
-/// when a step-up is pending, else the config's scopes (the challenge's or the PRM's, from
-/// hydration), each plus `offline_access` when the authorization server lists it.
-pub async fn connect_scopes(
-    db: &D1Database,
-    server_id: &str,
-    actor_id: &str,
-    config_scopes: &[String],
-    provider: &Provider,
-) -> ApiResult<Vec<String>> {
-    let offline = provider.offline_access_supported;
-    Ok(
-        match store::protocol::required_scopes(db, server_id, actor_id).await? {
-            Some(required) => authorization_scopes(Some(&required), &[], offline),
-            None => authorization_scopes(None, config_scopes, offline),
-        },
-    )
-}
-
-/// The runtime list's step-up overlay: `needs_consent` with `required_scopes` for the servers
-/// that have a pending step-up for this actor.
-pub async fn step_up_statuses(
-    db: &D1Database,
-    actor_id: &str,
-) -> ApiResult<Vec<(String, Vec<String>)>> {
-    Ok(store::protocol::actor_step_ups(db, actor_id).await?)
-}
 
 struct ChallengeBody {
     actor: String,

@@ -187,7 +187,7 @@ async fn person_token(
     conn: &store::ConnectionRow,
     config: &crate::config::ServerConfig,
 ) -> ApiResult<Result<crate::secret::Secret, Finding>> {
-    let t = tokens::open_tokens(s, &row.id, actor, &conn.tokens_sealed)?;
+    let t = super::sealed::open_tokens(s, &row.id, actor, &conn.tokens_sealed)?;
     if t.expires_at.is_none_or(|e| now() + s.refresh_leeway < e) {
         return Ok(Ok(t.access_token));
     }

@@ -10,7 +10,7 @@ use super::http::{json_body, json_response, no_content};
 use super::idempotency::{self, Begin};
 use super::servers::{check_id, check_platform_id, load, open_config, row_for, server_json};
 use super::store;
-use super::{challenge, connections, now, rfc3339, tokens, Settings};
+use super::{connections, now, rfc3339, Settings};
 use crate::config::{validate_server_config, AuthConfig};
 use crate::discovery::{discover, DiscoverOptions};
 use crate::merge_patch;
@@ -71,12 +71,6 @@ pub async fn route(
                 .map(server_json)
                 .collect();
             Ok(json_response(&json!({ "items": items }), 200))
-        }
-        (Method::Post, ["agents", agent, "mcp-servers", id, "access-token"]) => {
-            tokens::access_token(req, db, s, agent, id).await
-        }
-        (Method::Post, ["agents", agent, "mcp-servers", id, "challenge"]) => {
-            challenge::challenge(req, db, s, agent, id).await
         }
         (Method::Post, ["session-tickets"]) => {
             match idempotency::begin(req, db, s, "session-tickets.create").await? {

@@ -9,6 +9,7 @@ use worker::{D1Database, Headers, Request, Response};
 use super::callers::authenticate_ticket;
 use super::error::{ApiError, ApiResult};
 use super::http::{json_body, json_response, optional_json_body, read_capped};
+use super::sealed::pending_aad;
 use super::servers::{check_id, load, open_config, require_attached};
 use super::store::flows::{self as store, NewFlow, PendingRow};
 use super::store::get_server;
@@ -31,10 +32,6 @@ use crate::{pkce, seal};
 
 /// Largest start form accepted (two short fields).
 const MAX_FORM_BYTES: usize = 4096;
-
-fn pending_aad(state_hash: &str) -> String {
-    format!("pending:{state_hash}")
-}
 
 fn random() -> ApiResult<String> {
     pkce::generate_state().map_err(|_| ApiError::Internal {
@@ -122,7 +119,7 @@ pub async fn connect(
     };
     let resource = resource.unwrap_or_else(|| config.endpoint.clone());
     let scopes =
-        super::challenge::connect_scopes(db, id, &claims.actor_id, &scopes, &provider).await?;
+        super::step_ups::connect_scopes(db, id, &claims.actor_id, &scopes, &provider).await?;
     let pkce = pkce::generate().map_err(|_| ApiError::Internal {
         what_failed: "The Worker's random source failed while making a PKCE verifier",
     })?;
@@ -501,7 +498,7 @@ async fn exchange(
             }
         }
     };
-    let sealed = super::tokens::seal_tokens(s, &pending.server_id, &pending.actor_id, &tokens)
+    let sealed = super::sealed::seal_tokens(s, &pending.server_id, &pending.actor_id, &tokens)
         .map_err(|_| CallbackError::Storage)?;
     super::store::put_connection(
         db,

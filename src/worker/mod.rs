@@ -13,6 +13,7 @@
     clippy::unreachable
 )]
 
+mod access;
 mod callers;
 mod challenge;
 mod check;
@@ -25,8 +26,11 @@ mod fetch;
 mod flows;
 mod http;
 mod idempotency;
+mod platform;
 mod runtime;
+mod sealed;
 mod servers;
+mod step_ups;
 mod store;
 mod tokens;
 
@@ -347,25 +351,29 @@ async fn route(mut req: Request, env: &Env, s: &Settings) -> ApiResult {
                 _ => Err(ApiError::NoRoute),
             }
         }
-        (m, ["ai", rest @ ..]) if platform_route(&m, rest) => {
+        (m, ["ai", rest @ ..]) => {
             callers::authenticate_admin(&req, s)?;
             let db = db()?;
             match (m, rest) {
-                (Method::Get, ["connections"]) => connections::list(&req, &db, s).await,
+                (Method::Get, ["connections"]) => platform::list_connections(&req, &db, s).await,
                 (Method::Delete, ["connections"]) => {
-                    connections::delete_of_actor(&req, &db, s).await
+                    platform::delete_connections_of_actor(&req, &db, s).await
                 }
-                (Method::Delete, ["connections", id]) => connections::delete_one(&db, s, id).await,
-                (Method::Get, ["events"]) => events::list(&req, &db).await,
+                (Method::Delete, ["connections", id]) => {
+                    platform::delete_connection(&db, s, id).await
+                }
+                (Method::Get, ["events"]) => platform::list_events(&req, &db).await,
                 (Method::Post, ["agents", agent, "mcp-servers", id, "check"]) => {
                     check::run(&mut req, &db, s, agent, id).await
                 }
-                _ => Err(ApiError::NoRoute),
+                (Method::Post, ["agents", agent, "mcp-servers", id, "access-token"]) => {
+                    access::access_token(&mut req, &db, s, agent, id).await
+                }
+                (Method::Post, ["agents", agent, "mcp-servers", id, "challenge"]) => {
+                    challenge::challenge(&mut req, &db, s, agent, id).await
+                }
+                (m, rest) => control::route(m, rest, &mut req, &db, s).await,
             }
-        }
-        (m, ["ai", ..]) => {
-            callers::authenticate_admin(&req, s)?;
-            control::route(m, &segments[1..], &mut req, &db()?, s).await
         }
         _ => Err(ApiError::NoRoute),
     }
@@ -383,12 +391,4 @@ fn decode_segments(path: &str) -> ApiResult<Vec<String>> {
                 .map_err(|_| ApiError::BadPathSegment)
         })
         .collect()
-}
-
-/// The control-plane routes of the platform features (connections, events, check).
-fn platform_route(m: &Method, rest: &[&str]) -> bool {
-    matches!(
-        (m, rest),
-        (_, ["connections", ..]) | (_, ["events"]) | (_, ["agents", _, "mcp-servers", _, "check"])
-    )
 }

@@ -15,7 +15,7 @@ use crate::ticket;
 pub async fn list(db: &D1Database, claims: &ticket::TicketClaims, agent: &str) -> ApiResult {
     let servers = store::agent_servers(db, agent).await?;
     let connections = store::actor_connections(db, &claims.actor_id).await?;
-    let step_ups = super::challenge::step_up_statuses(db, &claims.actor_id).await?;
+    let step_ups = super::step_ups::step_up_statuses(db, &claims.actor_id).await?;
     let items: Vec<Value> = servers
         .iter()
         .map(|row| {

@@ -1,4 +1,5 @@
-//! The access-token route for agent runtimes, and the token lifecycle: refresh when expired
+//! The token lifecycle service (the access-token route is `access`, the challenge route
+//! `challenge`, the check route `check`): refresh when expired
 //! (one refresh at a time per connection, by a lease and a compare-and-swap on `version`),
 //! `expired` when the refresh token is refused or when a token without a refresh token really
 //! expires (discovery.md §8), cached client-credentials tokens, and the client's own lifecycle
@@ -7,19 +8,17 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use worker::{D1Database, Delay, Request};
+use worker::{D1Database, Delay};
 
 use super::clients::{
     register_again_after_invalid_client, remember_method, send_token_request, TokenCallError,
 };
 use super::error::{ApiError, ApiResult, ExpiredBecause};
-use super::http::{json_body, json_response};
-use super::servers::{check_platform_id, load, open_config, require_attached};
+use super::sealed::{open_tokens, seal_tokens};
 use super::store::{self, ConnectionRow, ServerRow};
 use super::{connections, now, rfc3339, Settings};
 use crate::config::{AuthConfig, TokenClient};
 use crate::provision::Provider;
-use crate::seal;
 use crate::token::{
     client_credentials_request, parse_refresh_response, parse_token_response, refresh_request,
     TokenSet, TokenState, MAX_EXPIRES_IN_SECS,
@@ -27,47 +26,6 @@ use crate::token::{
 
 /// How long a refresh lease lasts (a crashed refresher blocks others no longer than this).
 const LEASE_SECS: u64 = 20;
-
-fn tokens_aad(server_id: &str, actor_id: &str) -> String {
-    format!("connection:{server_id}:{actor_id}:tokens")
-}
-
-pub fn seal_tokens(
-    s: &Settings,
-    server_id: &str,
-    actor_id: &str,
-    tokens: &TokenSet,
-) -> ApiResult<String> {
-    let plain = serde_json::to_vec(tokens).map_err(|_| ApiError::Internal {
-        what_failed: "The tokens could not be written as JSON",
-    })?;
-    seal::seal(
-        &s.seal_key,
-        &plain,
-        tokens_aad(server_id, actor_id).as_bytes(),
-    )
-    .map_err(|_| ApiError::Internal {
-        what_failed: "The tokens could not be sealed",
-    })
-}
-
-pub fn open_tokens(
-    s: &Settings,
-    server_id: &str,
-    actor_id: &str,
-    sealed: &str,
-) -> ApiResult<TokenSet> {
-    seal::open(
-        &s.seal_key,
-        sealed,
-        tokens_aad(server_id, actor_id).as_bytes(),
-    )
-    .ok()
-    .and_then(|p| serde_json::from_slice(&p).ok())
-    .ok_or(ApiError::Unsealable {
-        what: "Stored tokens",
-    })
-}
 
 /// The API's token object. `expires_at` is capped as a new token's would be (a row stored
 /// before the cap existed cannot make the date formatting fail).
@@ -82,47 +40,6 @@ pub fn token_json(t: &TokenSet) -> Value {
 
 fn fresh(t: &TokenSet, now: u64, leeway: u64) -> bool {
     t.expires_at.is_none_or(|e| now + leeway < e)
-}
-
-fn actor_of(body: &Value) -> ApiResult<String> {
-    let actor = body
-        .get("actor_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    check_platform_id(&actor, "actor_id")?;
-    Ok(actor)
-}
-
-/// `POST /ai/agents/{agent_id}/mcp-servers/{id}/access-token` `{actor_id}`.
-pub async fn access_token(
-    req: &mut Request,
-    db: &D1Database,
-    s: &Settings,
-    agent: &str,
-    id: &str,
-) -> ApiResult {
-    check_platform_id(agent, "agent_id")?;
-    let body = json_body(req).await?;
-    let actor = actor_of(&body)?;
-    let row = load(db, id).await?;
-    require_attached(db, agent, id).await?;
-    let config = open_config(&row, s)?;
-    match config.auth {
-        None => Err(ApiError::NoAuthRequired),
-        Some(AuthConfig::Token(t)) => Ok(json_response(
-            &json!({"access_token": t.auth_token.expose(), "token_type": "Bearer", "expires_at": Value::Null}),
-            200,
-        )),
-        Some(auth @ AuthConfig::OauthClientCredentials(_)) => {
-            let t = client_token(db, s, &row, &auth, false).await?;
-            Ok(json_response(&token_json(&t), 200))
-        }
-        Some(auth) => {
-            let t = user_token(db, s, &row, &actor, &auth, &config.endpoint, None).await?;
-            Ok(json_response(&token_json(&t), 200))
-        }
-    }
 }
 
 /// A client-credentials token: the cached one while fresh (unless `renew`: the MCP server
