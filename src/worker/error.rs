@@ -108,6 +108,14 @@ pub enum ApiError {
     ConnectionExpired(ExpiredBecause),
     /// 409 `connection_changed`: disconnected or reconnected during a refresh.
     ConnectionChanged,
+    /// 409 `connection_changed`: the server's config changed while the request ran.
+    // Constructed by the config versions of issue 9.4 (branch `race`) once merged.
+    #[allow(dead_code)]
+    ConfigChangedDuringRequest,
+    /// 409 `server_changed`: another update of the server was written while this one ran.
+    // Constructed by the config versions of issue 9.4 (branch `race`) once merged.
+    #[allow(dead_code)]
+    ServerChanged,
     /// 409 `idempotency_conflict`: the key was used with another body.
     IdempotencyConflict,
     /// 409 `idempotency_in_progress`: the first request with the key still runs.
@@ -132,6 +140,11 @@ pub enum ApiError {
     Provision(ProvisionError),
     /// 502 `token_request_failed`: the token endpoint refused or failed.
     TokenRequestFailed { detail: String },
+    /// 400 `blocked_target` at `config.auth.token_url`: the deployment refuses to call the
+    /// token endpoint (`detail`: the target policy's reason).
+    // Constructed by issue 9.5's token-URL check (branch `race`) once merged.
+    #[allow(dead_code)]
+    BlockedTokenUrl { detail: String },
 
     // ---- the Worker itself (500) ----
     /// 500 `internal_error`: `what_failed` says what, in words.
@@ -574,6 +587,21 @@ impl ApiError {
                      retry.",
                 ),
             ),
+            E::ConfigChangedDuringRequest => one(
+                409,
+                entry(
+                    "connection_changed",
+                    "The server's config changed while this request ran: retry.",
+                ),
+            ),
+            E::ServerChanged => one(
+                409,
+                entry(
+                    "server_changed",
+                    "Another update of this server was written while this one ran, so this patch \
+                     was not applied: read the server again and send the patch again.",
+                ),
+            ),
             E::IdempotencyConflict => one(
                 409,
                 entry_at(
@@ -638,6 +666,19 @@ impl ApiError {
                     format!(
                         "The authorization server refused or failed the token request: {detail}"
                     ),
+                ),
+            ),
+            E::BlockedTokenUrl { detail } => one(
+                400,
+                entry_at(
+                    "blocked_target",
+                    format!(
+                        "The server's token endpoint is a target this deployment refuses to call \
+                         ({detail}). Fix config.auth.token_url (PATCH the server); private and \
+                         loopback targets are for local development only \
+                         (ALLOW_PRIVATE_TARGETS=true)."
+                    ),
+                    "config.auth.token_url",
                 ),
             ),
             E::Internal { what_failed } => one(
