@@ -4,6 +4,12 @@
 //! This module and its children are the adapter: they translate HTTP to calls into the core
 //! (provision, discovery, registration, token, consent, ticket, seal) and D1 statements. Built
 //! only for wasm32 with the `worker` feature, by worker-build.
+//!
+//! Three layers, and imports only go down: [`route`] dispatches to the route modules, which
+//! parse and answer (`control`, `access`, `challenge`, `check`, `platform`, `runtime`,
+//! `flows`); services hold the rules several routes share (`servers`, `callers`, `tokens`,
+//! `connections`, `clients`, `step_ups`, `sealed`, `events`, `idempotency`); `store` holds
+//! every SQL statement. Every refusal is an [`ApiError`] (`error`), answered in one place.
 
 // No panic reachable from a request (issue 9 item 13): errors are values here.
 #![deny(
