@@ -76,6 +76,7 @@ tools-worker:
 ## ---- tests -------------------------------------------------------------------------------
 test: tools
 	$(MAKE) test-rust
+	$(MAKE) lint
 	$(MAKE) test-wasm
 	$(MAKE) pkg
 	$(MAKE) test-pkg
@@ -152,8 +153,13 @@ fuzz-long:
 fmt:
 	cargo fmt
 
-lint:
+# rustfmt, then clippy with warnings as errors for each build of the crate: the host (with
+# its tests), the npm package's wasm target and the Worker (`worker` feature).
+lint: tools-rust
+	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --features worker -- -D warnings
 
 clean:
 	rm -rf build pkg/wasm target

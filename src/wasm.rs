@@ -3,6 +3,14 @@
 //! `send` function as the [`Transport`]. The package's JavaScript turns envelopes into values
 //! and `Error`s with a `code`.
 
+// No panic reachable from a request (issue 9 item 13): errors are values here.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
+
 use js_sys::{Function, Promise};
 use serde::Serialize;
 use serde_json::Value;

@@ -7,12 +7,13 @@
 use serde_json::{json, Value};
 use worker::{D1Database, Request};
 
-use super::control::{
-    check_platform_id, load, open_config, provision_error, require_attached, row_for,
-};
-use super::http::{json_body, json_response, ApiError, ApiResult};
+use super::error::{ApiError, ApiResult};
+use super::http::{json_body, json_response};
+use super::sealed::open_tokens;
+use super::servers::{check_platform_id, load, open_config, require_attached, row_for};
+use super::step_ups::{connect_scopes, MAX_STEP_UPS, STEP_UP_WINDOW_SECS};
 use super::store::{self, ServerRow};
-use super::tokens::{client_token, open_tokens, token_json, user_token};
+use super::tokens::{client_token, token_json, user_token};
 use super::{now, rfc3339, Settings};
 use crate::authorize::{authorization_scopes, scope_union};
 use crate::challenge::{bearer_hints, parse_headers};
@@ -20,41 +21,8 @@ use crate::config::{AuthConfig, ServerConfig};
 use crate::provision::{provision_from_challenge, Provider, ProvisionError, ProvisionOptions};
 use crate::registration::ClientSource;
 
-/// At most this many authorization requests per connection per [`STEP_UP_WINDOW_SECS`], the
-/// consent that made the connection included: what the official scenario
-/// `auth/scope-retry-limit` counts (so two step-ups after a consent in the same hour).
-pub const MAX_STEP_UPS: u64 = 3;
-pub const STEP_UP_WINDOW_SECS: u64 = 3600;
 /// Most `WWW-Authenticate` values read from one body.
 const MAX_CHALLENGE_HEADERS: usize = 16;
-
-/// The scopes a connect asks for (discovery.md §8, §9): exactly the step-up's required scopes
-/// when a step-up is pending, else the config's scopes (the challenge's or the PRM's, from
-/// hydration), each plus `offline_access` when the authorization server lists it.
-pub async fn connect_scopes(
-    db: &D1Database,
-    server_id: &str,
-    actor_id: &str,
-    config_scopes: &[String],
-    provider: &Provider,
-) -> ApiResult<Vec<String>> {
-    let offline = provider.offline_access_supported;
-    Ok(
-        match store::protocol::required_scopes(db, server_id, actor_id).await? {
-            Some(required) => authorization_scopes(Some(&required), &[], offline),
-            None => authorization_scopes(None, config_scopes, offline),
-        },
-    )
-}
-
-/// The runtime list's step-up overlay: `needs_consent` with `required_scopes` for the servers
-/// that have a pending step-up for this actor.
-pub async fn step_up_statuses(
-    db: &D1Database,
-    actor_id: &str,
-) -> ApiResult<Vec<(String, Vec<String>)>> {
-    Ok(store::protocol::actor_step_ups(db, actor_id).await?)
-}
 
 struct ChallengeBody {
     actor: String,
@@ -69,16 +37,15 @@ fn read_body(body: &Value) -> ApiResult<ChallengeBody> {
         .unwrap_or_default()
         .to_owned();
     check_platform_id(&actor, "actor_id")?;
-    let status =
-        match body.get("status").and_then(Value::as_u64) {
-            Some(s @ (401 | 403)) => s as u16,
-            _ => return Err(ApiError::at(
-                400,
-                "invalid_value",
-                "status must be 401 or 403: the MCP server's status that came with the challenge.",
-                "status",
-            )),
-        };
+    let status = match body.get("status").and_then(Value::as_u64) {
+        Some(s @ (401 | 403)) => s as u16,
+        _ => return Err(ApiError::InvalidValue {
+            path: "status".into(),
+            message:
+                "status must be 401 or 403: the MCP server's status that came with the challenge."
+                    .into(),
+        }),
+    };
     let list = match body.get("www_authenticate") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) if items.len() <= MAX_CHALLENGE_HEADERS => {
@@ -87,24 +54,14 @@ fn read_body(body: &Value) -> ApiResult<ChallengeBody> {
                 match v.as_str() {
                     Some(s) if s.len() <= 8192 => out.push(s.to_owned()),
                     _ => {
-                        return Err(ApiError::at(
-                            400,
-                            "invalid_type",
-                            "Each www_authenticate item must be one WWW-Authenticate header value (a string of at most 8192 characters).",
-                            &format!("www_authenticate[{i}]"),
-                        ))
+                        return Err(ApiError::InvalidType { path: format!("www_authenticate[{i}]"), message: "Each www_authenticate item must be one WWW-Authenticate header value (a string of at most 8192 characters).".into() })
                     }
                 }
             }
             out
         }
         Some(_) => {
-            return Err(ApiError::at(
-                400,
-                "invalid_type",
-                "www_authenticate must be an array of the WWW-Authenticate header values the MCP server sent (at most 16).",
-                "www_authenticate",
-            ))
+            return Err(ApiError::InvalidType { path: "www_authenticate".into(), message: "www_authenticate must be an array of the WWW-Authenticate header values the MCP server sent (at most 16).".into() })
         }
     };
     Ok(ChallengeBody {
@@ -151,32 +108,20 @@ pub async fn challenge(
     let auth = match &config.auth {
         // Saved as needing no auth: discovery from this challenge makes it connectable.
         None => return become_connectable(db, s, &row, &config, &body).await,
-        Some(AuthConfig::Token(_)) => {
-            return Err(ApiError::new(
-                409,
-                "token_rejected",
-                "The MCP server refused the configured static token: update config.auth.auth_token with PATCH.",
-            ))
-        }
+        Some(AuthConfig::Token(_)) => return Err(ApiError::TokenRejected),
         Some(auth) => auth.clone(),
     };
     let insufficient_scope = body.status == 403
         && hints.error.as_deref() == Some("insufficient_scope")
         && !hints.scopes.is_empty();
     if body.status == 403 && !insufficient_scope {
-        return Err(ApiError::new(
-            409,
-            "forbidden",
-            "The MCP server refused the call (403) without asking for more scopes (no insufficient_scope with scope): a new token or consent would not change that.",
-        ));
+        return Err(ApiError::Forbidden);
     }
     if let AuthConfig::OauthClientCredentials(_) = auth {
         if insufficient_scope {
-            return Err(ApiError::new(
-                409,
-                "insufficient_scope",
-                format!("The MCP server asks for the scopes {:?}, which client credentials cannot gain by consent: add them to config.auth.scopes with PATCH.", hints.scopes),
-            ));
+            return Err(ApiError::ScopesNotByConsent {
+                scopes: hints.scopes.clone(),
+            });
         }
         let t = client_token(db, s, &row, &auth, true).await?;
         return retry(&t);
@@ -204,7 +149,7 @@ pub async fn challenge(
     .await
     {
         Ok(t) => retry(&t),
-        Err(e) if e.status == 409 => reconnect(),
+        Err(e) if e.status() == 409 => reconnect(),
         Err(e) => Err(e),
     }
 }
@@ -229,11 +174,7 @@ async fn step_up(
         .is_some_and(|c| c.connected_at.as_str() > rfc3339(since).as_str());
     let asked = store::protocol::step_ups_since(db, &row.id, actor, since).await?;
     if asked + u64::from(consented) >= MAX_STEP_UPS {
-        return Err(ApiError::new(
-            429,
-            "step_up_limit",
-            format!("The MCP server keeps refusing with insufficient_scope: {MAX_STEP_UPS} authorization requests for this connection in the last hour did not satisfy it. Check the scopes it asks for and what the provider grants, then retry later."),
-        ));
+        return Err(ApiError::StepUpLimit { max: MAX_STEP_UPS });
     }
     let provider: Provider = serde_json::from_str(&row.provider).unwrap_or_default();
     let config_scopes = config
@@ -309,14 +250,9 @@ async fn become_connectable(
     let p = provision_for(s, &row.id, &row.name, config, body)
         .await
         .map_err(|e| match e {
-        ProvisionError::AuthRequired(d) => ApiError::new(
-            409,
-            "not_connectable",
-            format!("The MCP server challenged, but it cannot be connected by consent: {} Configure config.auth with PATCH.", d.message),
-        )
-        .with("discovery_result", serde_json::to_value(&d).unwrap_or(Value::Null)),
-        other => provision_error(other),
-    })?;
+            ProvisionError::AuthRequired(d) => ApiError::NotConnectable(d),
+            other => ApiError::Provision(other),
+        })?;
     let mut new_row = row_for(&row.id, &p.body, &p.provider, s, &row.created_at)?;
     // Written at the version it was read at (update_server moves it on).
     new_row.config_version = row.config_version;
@@ -380,11 +316,7 @@ async fn issuer_changed(
         provider.client_source,
         Some(ClientSource::Cimd | ClientSource::Dcr)
     ) {
-        return Err(ApiError::new(
-            409,
-            "issuer_changed",
-            format!("The MCP server now names the authorization server {new}, but this server's pre-registered client belongs to {old}: register a client at {new} and PATCH config.auth with it."),
-        ));
+        return Err(ApiError::IssuerChanged { old, new });
     }
     let stripped = ServerConfig {
         auth: None,
@@ -392,7 +324,7 @@ async fn issuer_changed(
     };
     let p = provision_for(s, &row.id, &row.name, &stripped, body)
         .await
-        .map_err(provision_error)?;
+        .map_err(ApiError::Provision)?;
     let mut new_row = row_for(&row.id, &p.body, &p.provider, s, &row.created_at)?;
     // Written at the version it was read at (update_server moves it on).
     new_row.config_version = row.config_version;

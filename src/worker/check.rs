@@ -13,8 +13,9 @@
 use serde_json::{json, Value};
 use worker::{D1Database, Request};
 
-use super::control::{check_platform_id, load, open_config, require_attached};
-use super::http::{json_response, optional_json_body, ApiError, ApiResult};
+use super::error::{ApiError, ApiResult};
+use super::http::{json_response, optional_json_body};
+use super::servers::{check_platform_id, load, open_config, require_attached};
 use super::store;
 use super::{now, tokens, Settings};
 use crate::config::AuthConfig;
@@ -40,24 +41,22 @@ pub async fn run(
             Some(a.clone())
         }
         Some(_) => {
-            return Err(ApiError::at(
-                400,
-                "invalid_type",
-                "actor_id must be a string.",
-                "actor_id",
-            ))
+            return Err(ApiError::InvalidType {
+                path: "actor_id".into(),
+                message: "actor_id must be a string.".into(),
+            })
         }
     };
     if let Some(k) = body
         .as_object()
         .and_then(|o| o.keys().find(|k| *k != "actor_id"))
     {
-        return Err(ApiError::at(
-            400,
-            "unknown_field",
-            format!("{k} is not a field of a check: send {{}} or {{\"actor_id\": \"...\"}}."),
-            k,
-        ));
+        return Err(ApiError::UnknownField {
+            path: k.to_owned(),
+            message: format!(
+                "{k} is not a field of a check: send {{}} or {{\"actor_id\": \"...\"}}."
+            ),
+        });
     }
     let row = load(db, id).await?;
     require_attached(db, agent, id).await?;
@@ -198,7 +197,7 @@ async fn person_token(
     conn: &store::ConnectionRow,
     config: &crate::config::ServerConfig,
 ) -> ApiResult<Result<crate::secret::Secret, Finding>> {
-    let t = tokens::open_tokens(s, &row.id, actor, &conn.tokens_sealed)?;
+    let t = super::sealed::open_tokens(s, &row.id, actor, &conn.tokens_sealed)?;
     // A connection made under another config goes through the token route's own judgement.
     let same = config_match(Some(conn.config_version as u64), row.config_version as u64)
         == ConfigMatch::Same;
@@ -211,19 +210,8 @@ async fn person_token(
     match tokens::user_token(db, s, row, actor, auth, &config.endpoint, None).await {
         Ok(fresh) => Ok(Ok(fresh.access_token)),
         Err(e) => {
-            let code = e
-                .errors
-                .first()
-                .and_then(|x| x["code"].as_str())
-                .unwrap_or_default()
-                .to_owned();
-            let message = e
-                .errors
-                .first()
-                .and_then(|x| x["message"].as_str())
-                .unwrap_or_default()
-                .to_owned();
-            Ok(Err(if code == "connection_expired" {
+            let message = e.message();
+            Ok(Err(if matches!(e, ApiError::ConnectionExpired(_)) {
                 Finding {
                     code: "connection_expired",
                     message: format!(
@@ -326,50 +314,4 @@ async fn call_tools(
             None
         }
     }
-}
-
-/// 401 `invalid_ticket` with the `reason`: `missing`, `malformed`, `bad_signature`,
-/// `expired`, or `admin_key_sent` (the control plane's key sent to the runtime plane).
-pub fn invalid_ticket(reason: &'static str) -> ApiError {
-    let why = match reason {
-        "missing" => "No session ticket was sent: send Authorization: Bearer <session ticket>, from POST /ai/session-tickets.",
-        "admin_key_sent" => "This is the ADMIN_API_KEY, not a session ticket: the backend gets a ticket from POST /ai/session-tickets and hands that to the frontend (never the admin key).",
-        "expired" => "The session ticket has expired: get a fresh one from POST /ai/session-tickets.",
-        "bad_signature" => "The session ticket's signature does not verify (altered, or signed with another TICKET_KEY): get a fresh one from POST /ai/session-tickets.",
-        _ => "The session ticket is malformed: send the ticket string exactly as POST /ai/session-tickets returned it.",
-    };
-    let mut e = ApiError::new(401, "invalid_ticket", why);
-    if let Some(first) = e.errors.first_mut() {
-        first["reason"] = json!(reason);
-    }
-    e
-}
-
-/// The `reason` of a refused ticket.
-pub fn ticket_reason(e: &crate::ticket::TicketError) -> &'static str {
-    use crate::ticket::TicketError;
-    match e {
-        TicketError::Malformed => "malformed",
-        TicketError::BadSignature => "bad_signature",
-        TicketError::Expired => "expired",
-        TicketError::KeyRotated => "key_rotated",
-    }
-}
-
-/// 403 `agent_not_in_scope`, naming the agent asked for and how many the ticket covers.
-pub fn agent_not_in_scope(claims: &crate::ticket::TicketClaims, agent: &str) -> ApiError {
-    let shown: String = agent.chars().take(255).collect();
-    let mut e = ApiError::new(
-        403,
-        "agent_not_in_scope",
-        format!(
-            "The session ticket does not cover this agent: it covers {} agent(s), not {shown:?}; issue a ticket whose agent_ids include it.",
-            claims.agent_ids.len()
-        ),
-    );
-    if let Some(first) = e.errors.first_mut() {
-        first["agent_id"] = json!(shown);
-        first["ticket_agent_count"] = json!(claims.agent_ids.len());
-    }
-    e
 }

@@ -5,8 +5,9 @@
 
 use worker::{D1Database, Headers};
 
-use super::control::{open_config, row_for};
-use super::http::{json_response, ApiError, ApiResult};
+use super::error::{ApiError, ApiResult};
+use super::http::json_response;
+use super::servers::{load, open_config, row_for};
 use super::store::{self, ServerRow};
 use super::{now, Settings};
 use crate::auth_mode::ClientAuthMethod;
@@ -59,7 +60,7 @@ pub fn cimd_for(s: &Settings, server_id: &str) -> Option<(String, String)> {
 /// `GET /.well-known/mcp-authlink/servers/{id}/client-metadata.json`: public and cacheable
 /// (an hour); 404 for an unknown server.
 pub async fn metadata_document(db: &D1Database, s: &Settings, id: &str) -> ApiResult {
-    super::control::load(db, id).await?;
+    load(db, id).await?;
     let url = format!("{}{}", s.public_origin, cimd_path(id));
     let doc = client_metadata_document(&url, CLIENT_NAME, &server_redirect_uri(s, id));
     let headers = Headers::new();

@@ -1,164 +1,23 @@
-//! Connections as a resource of the control plane (`GET /ai/connections`,
-//! `DELETE /ai/connections/{id}`, `DELETE /ai/connections?actor_id=`), and the one way a
+//! The connection lifecycle service, used by the routes that end, make or refresh a
+//! connection (the platform's connection routes are in `platform`). The one way a
 //! connection ends on request: revoke its refresh token at the provider (RFC 7009, when the
 //! authorization server has a `revocation_endpoint`), then delete it locally whatever the
 //! provider said, and record `connection.disconnected`. The runtime plane's `disconnect`
 //! uses the same path; `detach` drops the agent's pending consent flows.
 
 use serde_json::{json, Value};
-use worker::{D1Database, Request};
+use worker::D1Database;
 
-use super::control::{check_id, check_platform_id, open_config};
-use super::events::{self, connection_data, unknown_parameter, Kind};
-use super::http::{json_response, no_content, ApiError, ApiResult};
-use super::store::platform::{self as pstore, ConnectionFilter, ConnectionListRow};
+use super::error::ApiResult;
+use super::events::{self, connection_data, Kind};
+use super::sealed::{open_tokens, pending_aad};
+use super::servers::open_config;
+use super::store::platform::{self as pstore, ConnectionListRow};
 use super::store::{self};
-use super::{rfc3339, tokens, Settings};
+use super::Settings;
 use crate::consent::{config_match, ConfigMatch};
 use crate::revocation::{revoke, Revocation, TokenKind};
 use crate::seal;
-
-const MAX_LIMIT: u32 = 200;
-
-fn cursor_of(pos: u64) -> String {
-    format!("c{pos}")
-}
-
-fn parse_cursor(c: &str) -> Option<u64> {
-    c.strip_prefix('c')?.parse().ok()
-}
-
-/// A connection as the control plane shows it. `token_expires_at` is the current access
-/// token's expiry (minutes, typically), not the connection's: a connection lasts until its
-/// refresh token is refused (then `status: "expired"`) or it is deleted.
-fn connection_json(row: &ConnectionListRow, s: &Settings) -> Value {
-    let scopes: Vec<String> =
-        tokens::open_tokens(s, &row.server_id, &row.actor_id, &row.tokens_sealed)
-            .ok()
-            .and_then(|t| t.scope)
-            .map(|sc| sc.split_whitespace().map(str::to_owned).collect())
-            .unwrap_or_default();
-    let mut v = json!({
-        "id": row.id,
-        "server_id": row.server_id,
-        "actor_id": row.actor_id,
-        "status": row.status,
-        "scopes": scopes,
-        "connected_at": row.connected_at,
-        "token_expires_at": row.expires_at.map(|e| rfc3339(e as u64)),
-    });
-    if let Some(e) = &row.last_error {
-        v["last_error"] = json!(e);
-    }
-    v
-}
-
-fn actor_filter(v: &str) -> ApiResult<String> {
-    check_platform_id(v, "actor_id")?;
-    Ok(v.to_owned())
-}
-
-fn server_filter(v: &str) -> ApiResult<String> {
-    check_id(v, "server_id")?;
-    Ok(v.to_owned())
-}
-
-/// `GET /ai/connections?actor_id=&server_id=&status=&limit=&cursor=`.
-pub async fn list(req: &Request, db: &D1Database, s: &Settings) -> ApiResult {
-    let url = req.url()?;
-    let mut filter = ConnectionFilter::default();
-    let mut limit = 50u32;
-    let mut after = 0u64;
-    for (k, v) in url.query_pairs() {
-        match k.as_ref() {
-            "actor_id" => filter.actor_id = Some(actor_filter(&v)?),
-            "server_id" => filter.server_id = Some(server_filter(&v)?),
-            "status" => match v.as_ref() {
-                "connected" | "expired" => filter.status = Some(v.into_owned()),
-                _ => {
-                    return Err(ApiError::at(
-                        400,
-                        "invalid_value",
-                        "status must be connected or expired.",
-                        "status",
-                    ))
-                }
-            },
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::at(400, "invalid_value", "limit must be 1 to 200.", "limit")
-                    })?
-            }
-            "cursor" => {
-                after = parse_cursor(&v).ok_or_else(|| {
-                    ApiError::at(
-                        400,
-                        "invalid_value",
-                        "cursor must be the next_cursor of an earlier answer.",
-                        "cursor",
-                    )
-                })?
-            }
-            other => {
-                return Err(unknown_parameter(
-                    other,
-                    "actor_id, server_id, status, limit, cursor",
-                ))
-            }
-        }
-    }
-    let mut rows = pstore::list_connections(db, &filter, after, limit + 1).await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|r| cursor_of(r.pos as u64))
-    } else {
-        None
-    };
-    let items: Vec<Value> = rows.iter().map(|r| connection_json(r, s)).collect();
-    Ok(json_response(
-        &json!({ "items": items, "next_cursor": next_cursor }),
-        200,
-    ))
-}
-
-/// `DELETE /ai/connections/{id}`.
-pub async fn delete_one(db: &D1Database, s: &Settings, id: &str) -> ApiResult {
-    check_id(id, "id")?;
-    let Some(row) = pstore::connection_by_id(db, id).await? else {
-        return Err(ApiError::not_found("connection"));
-    };
-    end(db, s, &row, "deleted_by_platform").await?;
-    Ok(no_content())
-}
-
-/// `DELETE /ai/connections?actor_id=`: every connection of one person.
-pub async fn delete_of_actor(req: &Request, db: &D1Database, s: &Settings) -> ApiResult {
-    let url = req.url()?;
-    let mut actor = None;
-    for (k, v) in url.query_pairs() {
-        match k.as_ref() {
-            "actor_id" => actor = Some(actor_filter(&v)?),
-            other => return Err(unknown_parameter(other, "actor_id")),
-        }
-    }
-    let Some(actor) = actor else {
-        return Err(ApiError::at(
-            400,
-            "required",
-            "Name the person: DELETE /ai/connections?actor_id=<actor_id> (or delete one connection by its id).",
-            "actor_id",
-        ));
-    };
-    for row in pstore::connections_of_actor(db, &actor).await? {
-        end(db, s, &row, "deleted_by_platform").await?;
-    }
-    Ok(no_content())
-}
 
 /// The runtime plane's disconnect: the actor's connection to the server, if any, ends.
 pub async fn disconnect(
@@ -189,7 +48,7 @@ pub async fn end_all_of_server(
 
 /// Revokes at the provider (best effort), deletes the row (only if it still holds the tokens
 /// that were revoked), records `connection.disconnected`.
-async fn end(
+pub async fn end(
     db: &D1Database,
     s: &Settings,
     row: &ConnectionListRow,
@@ -224,8 +83,7 @@ async fn end(
 }
 
 async fn revoke_tokens(db: &D1Database, s: &Settings, row: &ConnectionListRow) -> Revocation {
-    let Ok(tokens) = tokens::open_tokens(s, &row.server_id, &row.actor_id, &row.tokens_sealed)
-    else {
+    let Ok(tokens) = open_tokens(s, &row.server_id, &row.actor_id, &row.tokens_sealed) else {
         return Revocation::NotConfigured("the stored tokens could not be opened".into());
     };
     let server = match store::get_server(db, &row.server_id).await {
@@ -276,7 +134,7 @@ pub async fn drop_pending_of_agent(
         let opened = seal::open(
             &s.seal_key,
             &p.sealed,
-            format!("pending:{}", p.state_hash).as_bytes(),
+            pending_aad(&p.state_hash).as_bytes(),
         )
         .ok()
         .and_then(|plain| serde_json::from_slice::<Value>(&plain).ok());

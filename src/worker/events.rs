@@ -1,4 +1,5 @@
-//! Events (`GET /ai/events`): connection and server events, kept 30 days, and their signed
+//! Events: connection and server events, kept 30 days (listed by `GET /ai/events`, in
+//! `platform`), and their signed
 //! webhook, delivered through the Cloudflare Queue bound as `WEBHOOK_QUEUE` with retries and
 //! exponential backoff (signature and backoff rules: `crate::webhook`).
 //!
@@ -7,9 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use worker::{D1Database, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request};
+use worker::{D1Database, MessageBatch, MessageExt, QueueRetryOptionsBuilder};
 
-use super::http::{json_response, ApiError, ApiResult};
 use super::store::platform::{self as pstore, EventRow};
 use super::{now, rfc3339, Settings};
 use crate::transport::Transport;
@@ -120,63 +120,6 @@ pub fn event_json(row: &EventRow) -> Value {
         "created_at": rfc3339(row.created_at as u64),
         "data": serde_json::from_str::<Value>(&row.data).unwrap_or(Value::Null),
     })
-}
-
-fn cursor_of(seq: u64) -> String {
-    format!("e{seq}")
-}
-
-fn parse_cursor(c: &str) -> Option<u64> {
-    c.strip_prefix('e')?.parse().ok()
-}
-
-/// `GET /ai/events?after=&limit=&type=`.
-pub async fn list(req: &Request, db: &D1Database) -> ApiResult {
-    let url = req.url()?;
-    let mut after = 0u64;
-    let mut limit = 100u32;
-    let mut kind = None;
-    for (k, v) in url.query_pairs() {
-        match k.as_ref() {
-            "after" if v.is_empty() => after = 0,
-            "after" => {
-                after = parse_cursor(&v).ok_or_else(|| {
-                    ApiError::at(400, "invalid_value", "after must be a next_cursor from an earlier answer (or absent for the oldest events).", "after")
-                })?
-            }
-            "limit" => {
-                limit = v.parse().ok().filter(|n| (1..=500).contains(n)).ok_or_else(|| {
-                    ApiError::at(400, "invalid_value", "limit must be 1 to 500.", "limit")
-                })?
-            }
-            "type" => {
-                let known = Kind::ALL.iter().find(|t| t.as_str() == v.as_ref()).ok_or_else(|| {
-                    let names: Vec<&str> = Kind::ALL.iter().map(|t| t.as_str()).collect();
-                    ApiError::at(400, "invalid_value", format!("type must be one of {}.", names.join(", ")), "type")
-                })?;
-                kind = Some(known.as_str());
-            }
-            other => return Err(unknown_parameter(other, "after, limit, type")),
-        }
-    }
-    let rows = pstore::events_after(db, after, limit, kind).await?;
-    let next = rows.last().map(|r| r.seq as u64).unwrap_or(after);
-    let items: Vec<Value> = rows.iter().map(event_json).collect();
-    Ok(json_response(
-        &json!({ "items": items, "next_cursor": cursor_of(next) }),
-        200,
-    ))
-}
-
-/// 400 `unknown_parameter` naming the parameter and the ones the route knows.
-pub fn unknown_parameter(name: &str, known: &str) -> ApiError {
-    let shown: String = name.chars().take(64).collect();
-    ApiError::at(
-        400,
-        "unknown_parameter",
-        format!("{shown:?} is not a query parameter of this route: use {known}."),
-        &shown,
-    )
 }
 
 /// The queue consumer: delivers each event to `WEBHOOK_URL`, signed; a failed try is retried

@@ -6,9 +6,11 @@
 use serde_json::{json, Value};
 use worker::{D1Database, Headers, Request, Response};
 
-use super::control::{check_id, load, open_config, require_attached};
-use super::http::{json_body, json_response, optional_json_body, read_capped, ApiError, ApiResult};
-use super::runtime::authenticate_ticket;
+use super::callers::authenticate_ticket;
+use super::error::{ApiError, ApiResult};
+use super::http::{json_body, json_response, optional_json_body, read_capped};
+use super::sealed::pending_aad;
+use super::servers::{check_id, load, open_config, require_attached};
 use super::store::flows::{self as store, NewFlow, PendingRow};
 use super::store::get_server;
 use super::{now, rfc3339, Settings};
@@ -22,7 +24,6 @@ use crate::consent::{
     PENDING_TTL_SECS, START_PATH, START_TTL_SECS,
 };
 use crate::discovery::{discover, DiscoverOptions};
-use crate::error::ErrorCode;
 use crate::provision::Provider;
 use crate::ticket::TicketClaims;
 use crate::token::{authorization_code_request, parse_token_response};
@@ -32,30 +33,24 @@ use crate::{pkce, seal};
 /// Largest start form accepted (two short fields).
 const MAX_FORM_BYTES: usize = 4096;
 
-fn pending_aad(state_hash: &str) -> String {
-    format!("pending:{state_hash}")
-}
-
 fn random() -> ApiResult<String> {
-    pkce::generate_state()
-        .map_err(|_| ApiError::new(500, "internal_error", "The Worker has no random source."))
+    pkce::generate_state().map_err(|_| ApiError::Internal {
+        what_failed: "The Worker's random source failed while making a consent's state",
+    })
 }
 
 /// Counts a call of `kind` by `actor` in the current minute; 429 `rate_limited` past `limit`.
-async fn rate_limit(db: &D1Database, kind: &str, actor: &str, limit: u64) -> ApiResult<()> {
+async fn rate_limit(db: &D1Database, kind: &'static str, actor: &str, limit: u64) -> ApiResult<()> {
     let t = now();
     let bucket = format!("{kind}:{}", secret_hash(actor));
     let count = store::hit_rate(db, &bucket, t - t % 60).await?;
     if count > limit {
         let wait = 60 - t % 60;
-        return Err(ApiError::new(
-            429,
-            "rate_limited",
-            format!(
-                "Too many {kind} calls for this actor: at most {limit} a minute. Retry in {wait} s."
-            ),
-        )
-        .with("retry_after_seconds", json!(wait)));
+        return Err(ApiError::RateLimited {
+            what: kind,
+            limit,
+            retry_after: wait,
+        });
     }
     Ok(())
 }
@@ -74,33 +69,24 @@ pub async fn connect(
     let body = optional_json_body(req).await?;
     let return_to = match body.get("return_to") {
         None | Some(Value::Null) => None,
-        Some(Value::String(url)) => Some(check_return_to(url, &s.allowed_origins).map_err(|_| {
-            ApiError::at(
-                400,
-                "return_to_not_allowed",
-                "return_to must be an absolute http(s) URL on one of ALLOWED_RETURN_ORIGINS (exact origin match).",
-                "return_to",
-            )
-        })?),
+        Some(Value::String(url)) => Some(
+            check_return_to(url, &s.allowed_origins).map_err(|_| ApiError::ReturnToNotAllowed)?,
+        ),
         Some(_) => {
-            return Err(ApiError::at(
-                400,
-                "invalid_type",
-                "return_to must be a string (a URL of the app).",
-                "return_to",
-            ))
+            return Err(ApiError::InvalidType {
+                path: "return_to".into(),
+                message: "return_to must be a string (a URL of the app).".into(),
+            })
         }
     };
     if let Some(key) = body
         .as_object()
         .and_then(|o| o.keys().find(|k| k.as_str() != "return_to"))
     {
-        return Err(ApiError::at(
-            400,
-            "unknown_field",
-            format!("connect takes only return_to (got {key})."),
-            key,
-        ));
+        return Err(ApiError::UnknownField {
+            path: key.to_owned(),
+            message: format!("connect takes only return_to (got {key})."),
+        });
     }
     require_attached(db, agent, id).await?;
     let row = load(db, id).await?;
@@ -124,20 +110,19 @@ pub async fn connect(
     };
     let provider: Provider = serde_json::from_str(&row.provider).unwrap_or_default();
     if provider.pkce_s256_supported == Some(false) && !allow_unadvertised {
-        return Err(ApiError::new(
-            409,
-            "pkce_not_advertised",
-            "The authorization server does not advertise PKCE S256; set config.auth.allow_unadvertised_pkce to connect anyway.",
-        ));
+        return Err(ApiError::PkceNotAdvertised);
     }
     let (Some(client_id), Some(auth_url)) = (client_id, auth_url) else {
-        return Err(ApiError::not_configured("client_id or auth_url"));
+        return Err(ApiError::NotConfigured {
+            lacks: "client_id or auth_url",
+        });
     };
     let resource = resource.unwrap_or_else(|| config.endpoint.clone());
     let scopes =
-        super::challenge::connect_scopes(db, id, &claims.actor_id, &scopes, &provider).await?;
-    let pkce = pkce::generate()
-        .map_err(|_| ApiError::new(500, "internal_error", "The Worker has no random source."))?;
+        super::step_ups::connect_scopes(db, id, &claims.actor_id, &scopes, &provider).await?;
+    let pkce = pkce::generate().map_err(|_| ApiError::Internal {
+        what_failed: "The Worker's random source failed while making a PKCE verifier",
+    })?;
     let state = random()?;
     let flow_id = random()?;
     let start_token = random()?;
@@ -153,7 +138,7 @@ pub async fn connect(
         scopes,
         resource: resource.clone(),
     })
-    .map_err(|e| ApiError::new(409, "not_configured", e.message))?;
+    .map_err(|e| ApiError::Unconfigurable { reason: e.message })?;
     let pending = PendingConsent {
         state: state.clone(),
         actor_id: claims.actor_id.clone(),
@@ -173,20 +158,14 @@ pub async fn connect(
         config_version: Some(row.config_version as u64),
     };
     let state_hash = secret_hash(&state);
-    let plain = serde_json::to_vec(&pending).map_err(|_| {
-        ApiError::new(
-            500,
-            "internal_error",
-            "The pending consent could not be written.",
-        )
+    let plain = serde_json::to_vec(&pending).map_err(|_| ApiError::Internal {
+        what_failed: "The pending consent could not be written as JSON",
     })?;
     let sealed =
         seal::seal(&s.seal_key, &plain, pending_aad(&state_hash).as_bytes()).map_err(|_| {
-            ApiError::new(
-                500,
-                "internal_error",
-                "The pending consent could not be sealed.",
-            )
+            ApiError::Internal {
+                what_failed: "The pending consent could not be sealed",
+            }
         })?;
     let start_hash = secret_hash(&start_token);
     store::put_flow(
@@ -523,7 +502,7 @@ async fn exchange(
                         let again =
                             super::clients::register_again_after_invalid_client(db, s, server);
                         if let Err(e) = again.await {
-                            worker::console_warn!("callback: re-registration: {:?}", e.status);
+                            worker::console_warn!("callback: re-registration: {}", e.code());
                         }
                     }
                     return Err(CallbackError::from(&failure));
@@ -531,7 +510,7 @@ async fn exchange(
             }
         }
     };
-    let sealed = super::tokens::seal_tokens(s, &pending.server_id, &pending.actor_id, &tokens)
+    let sealed = super::sealed::seal_tokens(s, &pending.server_id, &pending.actor_id, &tokens)
         .map_err(|_| CallbackError::Storage)?;
     let stored = super::store::put_connection(
         db,
@@ -560,21 +539,14 @@ async fn exchange(
 /// `GET /service/mcp/consent/flows/{flow_id}`: the starter's view of a flow.
 pub async fn status(req: &Request, db: &D1Database, s: &Settings, flow_id: &str) -> ApiResult {
     let claims = authenticate_ticket(req, s)?;
-    let not_found = || {
-        ApiError::new(
-            404,
-            "flow_not_found",
-            "No consent flow with that id for this actor (flows are kept 1 hour after they end).",
-        )
-    };
     if flow_id.is_empty() || flow_id.len() > 128 {
-        return Err(not_found());
+        return Err(ApiError::FlowNotFound);
     }
     let Some(row) = store::get_flow(db, flow_id).await? else {
-        return Err(not_found());
+        return Err(ApiError::FlowNotFound);
     };
     if row.actor_id != claims.actor_id {
-        return Err(not_found());
+        return Err(ApiError::FlowNotFound);
     }
     let t = now() as f64;
     let (status, error) = match row.status.as_str() {
@@ -585,7 +557,7 @@ pub async fn status(req: &Request, db: &D1Database, s: &Settings, flow_id: &str)
             ),
         ),
         "pending" => ("pending", None),
-        _ if row.expires_at <= t => return Err(not_found()),
+        _ if row.expires_at <= t => return Err(ApiError::FlowNotFound),
         "connected" => ("connected", None),
         _ => (
             "error",
@@ -609,12 +581,10 @@ pub async fn discover_route(req: &mut Request, db: &D1Database, s: &Settings) ->
     rate_limit(db, "discover", &claims.actor_id, s.discover_per_minute).await?;
     let body = json_body(req).await?;
     let Some(endpoint) = body.get("endpoint").and_then(Value::as_str) else {
-        return Err(ApiError::at(
-            400,
-            "required",
-            "Send {\"endpoint\": \"https://...\"}.",
-            "endpoint",
-        ));
+        return Err(ApiError::Required {
+            path: "endpoint".into(),
+            message: "Send {\"endpoint\": \"https://...\"}.".into(),
+        });
     };
     let options = DiscoverOptions {
         policy: s.policy(),
@@ -622,21 +592,14 @@ pub async fn discover_route(req: &mut Request, db: &D1Database, s: &Settings) ->
     };
     let result = discover(endpoint, &s.transport(), &options)
         .await
-        .map_err(|e| {
-            let status = if matches!(e.code, ErrorCode::Unreachable) {
-                502
-            } else {
-                400
-            };
-            ApiError::new(status, e.code.as_str(), e.message)
-        })?;
+        .map_err(ApiError::Discovery)?;
     Ok(json_response(&result, 200))
 }
 
 /// The page of a consent navigation (start or callback) that failed inside the Worker (D1
 /// unreachable, no random source): never a JSON error in the person's window.
 pub fn navigation_failure(e: ApiError) -> ApiResult {
-    worker::console_error!("consent navigation failed: {:?}", e.errors);
+    worker::console_error!("consent navigation failed: {}", e.code());
     plain_error(
         "internal_error",
         "The service could not complete this step of connecting, so nothing was connected. \

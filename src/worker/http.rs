@@ -1,116 +1,33 @@
-//! HTTP translation for the Worker: the API's error envelope, JSON bodies (size-capped),
-//! bearer credentials and CORS for the runtime plane.
+//! HTTP translation for the Worker: JSON answers and bodies (size-capped), bearer
+//! credentials and CORS for the runtime plane. The error answer is `super::error`.
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use worker::{Headers, Request, Response};
 
-use crate::config::ConfigError;
+use super::error::{ApiError, ApiResult};
 
 /// Largest JSON request body accepted.
 const MAX_BODY_BYTES: usize = 256 * 1024;
-
-/// An API error: `{"errors": [{code, message, path?}]}` with a status, plus optional extra
-/// top-level members (the discovery result of `auth_required`).
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: u16,
-    pub errors: Vec<Value>,
-    pub extra: Option<(&'static str, Value)>,
-}
-
-impl ApiError {
-    pub fn new(status: u16, code: &str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            errors: vec![json!({"code": code, "message": message.into()})],
-            extra: None,
-        }
-    }
-
-    pub fn at(status: u16, code: &str, message: impl Into<String>, path: &str) -> ApiError {
-        ApiError {
-            status,
-            errors: vec![json!({"code": code, "message": message.into(), "path": path})],
-            extra: None,
-        }
-    }
-
-    /// 400 `invalid_request` followed by every field error.
-    pub fn invalid(errors: &[ConfigError]) -> ApiError {
-        let mut list = vec![json!({
-            "code": "invalid_request",
-            "message": format!("The request body has {} problem(s); each is listed with its path.", errors.len()),
-        })];
-        list.extend(
-            errors
-                .iter()
-                .map(|e| serde_json::to_value(e).unwrap_or(Value::Null)),
-        );
-        ApiError {
-            status: 400,
-            errors: list,
-            extra: None,
-        }
-    }
-
-    pub fn with(mut self, key: &'static str, value: Value) -> ApiError {
-        self.extra = Some((key, value));
-        self
-    }
-
-    /// 409 `not_configured`: the stored config lacks what the operation needs.
-    pub fn not_configured(what: &str) -> ApiError {
-        ApiError::new(
-            409,
-            "not_configured",
-            format!("The server's config lacks {what}: update it."),
-        )
-    }
-
-    pub fn not_found(what: &str) -> ApiError {
-        ApiError::new(404, "not_found", format!("No {what} with that id."))
-    }
-
-    pub fn into_response(self) -> worker::Result<Response> {
-        let mut body = json!({ "errors": self.errors });
-        if let Some((k, v)) = self.extra {
-            body[k] = v;
-        }
-        Ok(json_response(&body, self.status))
-    }
-}
-
-impl From<worker::Error> for ApiError {
-    fn from(e: worker::Error) -> ApiError {
-        // The detail goes to the log only: it may name internals.
-        worker::console_error!("internal error: {e}");
-        ApiError::new(
-            500,
-            "internal_error",
-            "The Worker failed to complete the request; retry, and check the Worker's logs.",
-        )
-    }
-}
-
-pub type ApiResult<T = Response> = Result<T, ApiError>;
 
 pub fn json_response<T: Serialize>(value: &T, status: u16) -> Response {
     let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".into());
     let headers = Headers::new();
     let _ = headers.set("content-type", "application/json; charset=utf-8");
     let _ = headers.set("cache-control", "no-store");
-    Response::ok(body)
-        .map(|r| r.with_status(status).with_headers(headers))
-        .unwrap_or_else(|_| Response::empty().unwrap())
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body.into_bytes())
 }
 
 pub fn no_content() -> Response {
     let headers = Headers::new();
     let _ = headers.set("cache-control", "no-store");
-    Response::empty()
-        .map(|r| r.with_status(204).with_headers(headers))
-        .unwrap_or_else(|_| Response::empty().unwrap())
+    Response::builder()
+        .with_status(204)
+        .with_headers(headers)
+        .empty()
 }
 
 /// The request's JSON object body, at most 256 KiB.
@@ -129,11 +46,7 @@ pub async fn optional_json_body(req: &mut Request) -> ApiResult<Value> {
 }
 
 fn too_large(max: usize) -> ApiError {
-    ApiError::new(
-        413,
-        "body_too_large",
-        format!("The body is over {} KiB: send a smaller one.", max / 1024),
-    )
+    ApiError::BodyTooLarge { max_bytes: max }
 }
 
 /// Whether a `Content-Length` value announces more than `max` bytes (a value that is not a
@@ -161,13 +74,10 @@ pub async fn read_capped(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
     if req.inner().body().is_none() {
         return Ok(Vec::new());
     }
-    let mut stream = req
-        .stream()
-        .map_err(|_| ApiError::new(400, "invalid_json", "The body could not be read."))?;
+    let mut stream = req.stream().map_err(|_| ApiError::BodyUnreadable)?;
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|_| ApiError::new(400, "invalid_json", "The body could not be read."))?;
+        let chunk = chunk.map_err(|_| ApiError::BodyUnreadable)?;
         if bytes.len() + chunk.len() > max {
             return Err(too_large(max));
         }
@@ -177,19 +87,11 @@ pub async fn read_capped(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
 }
 
 fn parse_object(bytes: &[u8]) -> ApiResult<Value> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
-            400,
-            "invalid_json",
-            format!("The body is not JSON ({e}): send a JSON object."),
-        )
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::NotJson {
+        reason: e.to_string(),
     })?;
     if !value.is_object() {
-        return Err(ApiError::new(
-            400,
-            "invalid_json",
-            "The body must be a JSON object.",
-        ));
+        return Err(ApiError::NotAnObject);
     }
     Ok(value)
 }

@@ -15,7 +15,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use worker::{D1Database, Delay, Headers, Request, RequestInit, Response};
 
-use super::http::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult};
+use super::http::read_capped;
 use super::store::platform as pstore;
 use super::{now, Settings};
 use crate::seal;
@@ -68,12 +69,7 @@ fn check_key(key: &str) -> ApiResult<()> {
     if (1..=MAX_KEY_LEN).contains(&key.len()) && key.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
         Ok(())
     } else {
-        Err(ApiError::at(
-            400,
-            "invalid_value",
-            "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good choice).",
-            "Idempotency-Key",
-        ))
+        Err(ApiError::InvalidValue { path: "Idempotency-Key".into(), message: "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good choice).".into() })
     }
 }
 
@@ -89,17 +85,8 @@ pub async fn begin(
         return Ok(Begin::Run(None));
     };
     check_key(&key)?;
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|_| ApiError::new(400, "invalid_json", "The body could not be read."))?;
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::new(
-            413,
-            "body_too_large",
-            "The body is over 256 KiB.",
-        ));
-    }
+    // Refused by Content-Length before it is read, else read up to the cap (413 beyond).
+    let bytes = read_capped(req, MAX_BODY_BYTES).await?;
     let hash = body_hash(&bytes);
     *req = rebuild(req, &bytes)?;
     for _ in 0..WAIT_TRIES {
@@ -120,12 +107,7 @@ pub async fn begin(
             continue; // expired or released in between: claim again
         };
         if row.body_hash != hash {
-            return Err(ApiError::at(
-                409,
-                "idempotency_conflict",
-                "This Idempotency-Key was used with another body in the last 24 hours: use a new key for a new request.",
-                "Idempotency-Key",
-            ));
+            return Err(ApiError::IdempotencyConflict);
         }
         if let (Some(_), Some(sealed)) = (row.status, row.response_sealed.as_deref()) {
             return replay(s, scope, &key, sealed).map(Begin::Replay);
@@ -133,12 +115,7 @@ pub async fn begin(
         // The first request with this key is still running.
         Delay::from(Duration::from_millis(WAIT_MS)).await;
     }
-    Err(ApiError::at(
-        409,
-        "idempotency_in_progress",
-        "A request with this Idempotency-Key is still running: retry in a few seconds.",
-        "Idempotency-Key",
-    ))
+    Err(ApiError::IdempotencyInProgress)
 }
 
 fn rebuild(req: &Request, bytes: &[u8]) -> ApiResult<Request> {
@@ -153,12 +130,8 @@ fn replay(s: &Settings, scope: &str, key: &str, sealed: &str) -> ApiResult<Respo
     let stored: Stored = seal::open(&s.seal_key, sealed, aad(scope, key).as_bytes())
         .ok()
         .and_then(|p| serde_json::from_slice(&p).ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                500,
-                "unsealable",
-                "A stored idempotent answer could not be opened: was SEAL_KEY changed?",
-            )
+        .ok_or(ApiError::Unsealable {
+            what: "A stored idempotent answer",
         })?;
     respond(stored.status, stored.body, true)
 }
@@ -199,13 +172,17 @@ pub async fn finish(
         status,
         body: body.clone(),
     })
-    .map_err(|_| ApiError::new(500, "internal_error", "The answer could not be stored."))?;
+    .map_err(|_| ApiError::Internal {
+        what_failed: "The answer to keep for this Idempotency-Key could not be written as JSON",
+    })?;
     let sealed = seal::seal(
         &s.seal_key,
         &stored,
         aad(claim.scope, &claim.key).as_bytes(),
     )
-    .map_err(|_| ApiError::new(500, "internal_error", "The answer could not be sealed."))?;
+    .map_err(|_| ApiError::Internal {
+        what_failed: "The answer to keep for this Idempotency-Key could not be sealed",
+    })?;
     pstore::finish_key(db, claim.scope, &claim.key, status, &sealed).await?;
     respond(status, body, false)
 }

@@ -4,18 +4,39 @@
 //! This module and its children are the adapter: they translate HTTP to calls into the core
 //! (provision, discovery, registration, token, consent, ticket, seal) and D1 statements. Built
 //! only for wasm32 with the `worker` feature, by worker-build.
+//!
+//! Three layers, and imports only go down: [`route`] dispatches to the route modules, which
+//! parse and answer (`control`, `access`, `challenge`, `check`, `platform`, `runtime`,
+//! `flows`); services hold the rules several routes share (`servers`, `callers`, `tokens`,
+//! `connections`, `clients`, `step_ups`, `sealed`, `events`, `idempotency`); `store` holds
+//! every SQL statement. Every refusal is an [`ApiError`] (`error`), answered in one place.
 
+// No panic reachable from a request (issue 9 item 13): errors are values here.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
+
+mod access;
+mod callers;
 mod challenge;
 mod check;
 mod clients;
 mod connections;
 mod control;
+mod error;
 mod events;
 mod fetch;
 mod flows;
 mod http;
 mod idempotency;
+mod platform;
 mod runtime;
+mod sealed;
+mod servers;
+mod step_ups;
 mod store;
 mod tokens;
 
@@ -24,7 +45,8 @@ use worker::{event, Context, Env, MessageBatch, Method, Request, Response};
 use crate::seal::SealKey;
 use crate::target::TargetPolicy;
 use crate::ticket::TicketKey;
-use http::{with_cors, ApiError, ApiResult};
+use error::{ApiError, ApiResult};
+use http::with_cors;
 
 pub const CALLBACK_PATH: &str = "/service/mcp/consent/callback";
 
@@ -275,12 +297,7 @@ async fn handle(req: Request, env: Env, request_id: &str) -> worker::Result<Resp
             // The detail is for the operator (the log); callers learn only that the Worker
             // is misconfigured. Nothing in it is a secret's value.
             worker::console_error!("{request_id} configuration: {problem}");
-            return ApiError::new(
-                500,
-                "misconfigured",
-                "The Worker is misconfigured: its operator should check the Worker's logs.",
-            )
-            .into_response();
+            return Ok(ApiError::Misconfigured.into_response());
         }
     };
     let origin = req.headers().get("origin").ok().flatten();
@@ -289,7 +306,7 @@ async fn handle(req: Request, env: Env, request_id: &str) -> worker::Result<Resp
     let result = route(req, &env, &settings).await;
     let resp = match result {
         Ok(r) => r,
-        Err(e) => e.into_response()?,
+        Err(e) => e.into_response(),
     };
     Ok(if runtime_plane {
         with_cors(resp, origin.as_deref(), &settings.allowed_origins)
@@ -328,7 +345,7 @@ async fn route(mut req: Request, env: &Env, s: &Settings) -> ApiResult {
             clients::metadata_document(&db()?, s, id).await
         }
         (m, ["service", "mcp", "agents", agent, "servers", rest @ ..]) => {
-            let claims = runtime::authenticate(&req, s, agent)?;
+            let claims = callers::authenticate_agent(&req, s, agent)?;
             match (m, rest) {
                 (Method::Get, []) => runtime::list(&db()?, &claims, agent).await,
                 (Method::Post, [id, "connect"]) => {
@@ -337,30 +354,34 @@ async fn route(mut req: Request, env: &Env, s: &Settings) -> ApiResult {
                 (Method::Post, [id, "disconnect"]) => {
                     runtime::disconnect(&db()?, s, &claims, agent, id).await
                 }
-                _ => Err(not_found()),
+                _ => Err(ApiError::NoRoute),
             }
         }
-        (m, ["ai", rest @ ..]) if platform_route(&m, rest) => {
-            control::authenticate(&req, s)?;
+        (m, ["ai", rest @ ..]) => {
+            callers::authenticate_admin(&req, s)?;
             let db = db()?;
             match (m, rest) {
-                (Method::Get, ["connections"]) => connections::list(&req, &db, s).await,
+                (Method::Get, ["connections"]) => platform::list_connections(&req, &db, s).await,
                 (Method::Delete, ["connections"]) => {
-                    connections::delete_of_actor(&req, &db, s).await
+                    platform::delete_connections_of_actor(&req, &db, s).await
                 }
-                (Method::Delete, ["connections", id]) => connections::delete_one(&db, s, id).await,
-                (Method::Get, ["events"]) => events::list(&req, &db).await,
+                (Method::Delete, ["connections", id]) => {
+                    platform::delete_connection(&db, s, id).await
+                }
+                (Method::Get, ["events"]) => platform::list_events(&req, &db).await,
                 (Method::Post, ["agents", agent, "mcp-servers", id, "check"]) => {
                     check::run(&mut req, &db, s, agent, id).await
                 }
-                _ => Err(not_found()),
+                (Method::Post, ["agents", agent, "mcp-servers", id, "access-token"]) => {
+                    access::access_token(&mut req, &db, s, agent, id).await
+                }
+                (Method::Post, ["agents", agent, "mcp-servers", id, "challenge"]) => {
+                    challenge::challenge(&mut req, &db, s, agent, id).await
+                }
+                (m, rest) => control::route(m, rest, &mut req, &db, s).await,
             }
         }
-        (m, ["ai", ..]) => {
-            control::authenticate(&req, s)?;
-            control::route(m, &segments[1..], &mut req, &db()?, s).await
-        }
-        _ => Err(not_found()),
+        _ => Err(ApiError::NoRoute),
     }
 }
 
@@ -373,26 +394,7 @@ fn decode_segments(path: &str) -> ApiResult<Vec<String>> {
             percent_encoding::percent_decode_str(seg)
                 .decode_utf8()
                 .map(|s| s.into_owned())
-                .map_err(|_| {
-                    ApiError::new(
-                        400,
-                        "invalid_value",
-                        "A path segment is not UTF-8 once percent-decoded: encode ids as UTF-8 \
-                         (encodeURIComponent).",
-                    )
-                })
+                .map_err(|_| ApiError::BadPathSegment)
         })
         .collect()
-}
-
-/// The control-plane routes of the platform features (connections, events, check).
-fn platform_route(m: &Method, rest: &[&str]) -> bool {
-    matches!(
-        (m, rest),
-        (_, ["connections", ..]) | (_, ["events"]) | (_, ["agents", _, "mcp-servers", _, "check"])
-    )
-}
-
-pub fn not_found() -> ApiError {
-    ApiError::new(404, "not_found", "No such route: see the API in README.md.")
 }

@@ -3,38 +3,19 @@
 //! `flows.rs`.
 
 use serde_json::{json, Value};
-use worker::{D1Database, Request};
+use worker::D1Database;
 
-use super::control::{check_id, require_attached};
-use super::http::{bearer, json_response, no_content, ApiResult};
+use super::error::ApiResult;
+use super::http::{json_response, no_content};
+use super::servers::{check_id, require_attached};
 use super::store;
-use super::{now, rfc3339, Settings};
+use super::{rfc3339, Settings};
 use crate::ticket;
-
-/// The ticket's claims after checking it (any agent scope). A refusal is 401
-/// `invalid_ticket` with its `reason` (check.rs).
-pub fn authenticate_ticket(req: &Request, s: &Settings) -> ApiResult<ticket::TicketClaims> {
-    let token = bearer(req).ok_or_else(|| super::check::invalid_ticket("missing"))?;
-    if super::http::secrets_equal(&token, &s.admin_key) {
-        return Err(super::check::invalid_ticket("admin_key_sent"));
-    }
-    ticket::verify(&s.ticket_key, &token, now())
-        .map_err(|e| super::check::invalid_ticket(super::check::ticket_reason(&e)))
-}
-
-/// The ticket's claims, after checking it and that it covers `agent`.
-pub fn authenticate(req: &Request, s: &Settings, agent: &str) -> ApiResult<ticket::TicketClaims> {
-    let claims = authenticate_ticket(req, s)?;
-    if !claims.allows_agent(agent) {
-        return Err(super::check::agent_not_in_scope(&claims, agent));
-    }
-    Ok(claims)
-}
 
 pub async fn list(db: &D1Database, claims: &ticket::TicketClaims, agent: &str) -> ApiResult {
     let servers = store::agent_servers(db, agent).await?;
     let connections = store::actor_connections(db, &claims.actor_id).await?;
-    let step_ups = super::challenge::step_up_statuses(db, &claims.actor_id).await?;
+    let step_ups = super::step_ups::step_up_statuses(db, &claims.actor_id).await?;
     let items: Vec<Value> = servers
         .iter()
         .map(|row| {

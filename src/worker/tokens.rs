@@ -1,4 +1,5 @@
-//! The access-token route for agent runtimes, and the token lifecycle: refresh when expired
+//! The token lifecycle service (the access-token route is `access`, the challenge route
+//! `challenge`, the check route `check`): refresh when expired
 //! (one refresh at a time per connection, by a lease and a compare-and-swap on `version`),
 //! `expired` when the refresh token is refused or when a token without a refresh token really
 //! expires (discovery.md §8), cached client-credentials tokens, and the client's own lifecycle
@@ -7,19 +8,18 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use worker::{D1Database, Delay, Request};
+use worker::{D1Database, Delay};
 
 use super::clients::{
     register_again_after_invalid_client, remember_method, send_token_request, TokenCallError,
 };
-use super::control::{check_platform_id, load, open_config, require_attached};
-use super::http::{json_body, json_response, ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ExpiredBecause};
+use super::sealed::{open_tokens, seal_tokens};
 use super::store::{self, ConnectionRow, ServerRow};
 use super::{connections, now, rfc3339, Settings};
 use crate::config::{AuthConfig, TokenClient};
 use crate::consent::{config_match, ConfigMatch};
 use crate::provision::Provider;
-use crate::seal;
 use crate::token::{
     client_credentials_request, parse_refresh_response, parse_token_response, refresh_request,
     TokenSet, TokenState, MAX_EXPIRES_IN_SECS,
@@ -27,48 +27,6 @@ use crate::token::{
 
 /// How long a refresh lease lasts (a crashed refresher blocks others no longer than this).
 const LEASE_SECS: u64 = 20;
-
-fn tokens_aad(server_id: &str, actor_id: &str) -> String {
-    format!("connection:{server_id}:{actor_id}:tokens")
-}
-
-pub fn seal_tokens(
-    s: &Settings,
-    server_id: &str,
-    actor_id: &str,
-    tokens: &TokenSet,
-) -> ApiResult<String> {
-    let plain =
-        serde_json::to_vec(tokens).map_err(|_| ApiError::new(500, "internal_error", "tokens"))?;
-    seal::seal(
-        &s.seal_key,
-        &plain,
-        tokens_aad(server_id, actor_id).as_bytes(),
-    )
-    .map_err(|_| ApiError::new(500, "internal_error", "The tokens could not be sealed."))
-}
-
-pub fn open_tokens(
-    s: &Settings,
-    server_id: &str,
-    actor_id: &str,
-    sealed: &str,
-) -> ApiResult<TokenSet> {
-    seal::open(
-        &s.seal_key,
-        sealed,
-        tokens_aad(server_id, actor_id).as_bytes(),
-    )
-    .ok()
-    .and_then(|p| serde_json::from_slice(&p).ok())
-    .ok_or_else(|| {
-        ApiError::new(
-            500,
-            "unsealable",
-            "Stored tokens could not be opened: was SEAL_KEY changed?",
-        )
-    })
-}
 
 /// The API's token object. `expires_at` is capped as a new token's would be (a row stored
 /// before the cap existed cannot make the date formatting fail).
@@ -83,51 +41,6 @@ pub fn token_json(t: &TokenSet) -> Value {
 
 fn fresh(t: &TokenSet, now: u64, leeway: u64) -> bool {
     t.expires_at.is_none_or(|e| now + leeway < e)
-}
-
-fn actor_of(body: &Value) -> ApiResult<String> {
-    let actor = body
-        .get("actor_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    check_platform_id(&actor, "actor_id")?;
-    Ok(actor)
-}
-
-/// `POST /ai/agents/{agent_id}/mcp-servers/{id}/access-token` `{actor_id}`.
-pub async fn access_token(
-    req: &mut Request,
-    db: &D1Database,
-    s: &Settings,
-    agent: &str,
-    id: &str,
-) -> ApiResult {
-    check_platform_id(agent, "agent_id")?;
-    let body = json_body(req).await?;
-    let actor = actor_of(&body)?;
-    let row = load(db, id).await?;
-    require_attached(db, agent, id).await?;
-    let config = open_config(&row, s)?;
-    match config.auth {
-        None => Err(ApiError::new(
-            409,
-            "no_auth_required",
-            "This server needs no authorization: call it without a token.",
-        )),
-        Some(AuthConfig::Token(t)) => Ok(json_response(
-            &json!({"access_token": t.auth_token.expose(), "token_type": "Bearer", "expires_at": Value::Null}),
-            200,
-        )),
-        Some(auth @ AuthConfig::OauthClientCredentials(_)) => {
-            let t = client_token(db, s, &row, &auth, false).await?;
-            Ok(json_response(&token_json(&t), 200))
-        }
-        Some(auth) => {
-            let t = user_token(db, s, &row, &actor, &auth, &config.endpoint, None).await?;
-            Ok(json_response(&token_json(&t), 200))
-        }
-    }
 }
 
 /// A client-credentials token: the cached one while fresh (unless `renew`: the MCP server
@@ -149,7 +62,7 @@ pub async fn client_token(
         }
     }
     let Some(tc) = auth.token_client() else {
-        return Err(ApiError::not_configured("token_url"));
+        return Err(ApiError::NotConfigured { lacks: "token_url" });
     };
     if let Some(url) = tc.token_url.as_deref() {
         check_token_url(s, url)?;
@@ -162,7 +75,7 @@ pub async fn client_token(
     let (t, switched) = match send_token_request(s, &tc, &provider, &build, &judge).await {
         Ok(ok) => ok,
         Err(TokenCallError::NotConfigured(m)) => {
-            return Err(ApiError::new(409, "not_configured", m))
+            return Err(ApiError::Unconfigurable { reason: m })
         }
         Err(TokenCallError::Transport(m)) => return Err(upstream(&m)),
         Err(TokenCallError::Failure(f)) => return Err(upstream(&f.to_string())),
@@ -175,27 +88,17 @@ pub async fn client_token(
 }
 
 fn upstream(detail: &str) -> ApiError {
-    ApiError::new(
-        502,
-        "token_request_failed",
-        format!("The authorization server refused or failed the token request: {detail}"),
-    )
-}
-
-fn not_connected() -> ApiError {
-    ApiError::new(409, "not_connected", "The actor has not connected this server: start a consent with the runtime plane's connect.")
+    ApiError::TokenRequestFailed {
+        detail: detail.to_owned(),
+    }
 }
 
 pub fn connection_expired() -> ApiError {
-    ApiError::new(409, "connection_expired", "The connection expired (the provider refused the refresh token): the actor must connect again.")
+    ApiError::ConnectionExpired(ExpiredBecause::RefreshRefused)
 }
 
 fn expired_without_refresh() -> ApiError {
-    ApiError::new(409, "connection_expired", "The access token expired and the provider issued no refresh token, so it cannot be renewed: the actor must connect again.")
-}
-
-fn client_registered_again() -> ApiError {
-    ApiError::new(409, "connection_expired", "The provider no longer knows this server's client (invalid_client); a new client was registered: the actor must connect again.")
+    ApiError::ConnectionExpired(ExpiredBecause::NoRefreshToken)
 }
 
 /// The actor's access token: the stored one while fresh, refreshed first when inside the
@@ -215,14 +118,14 @@ pub async fn user_token(
     force_version: Option<f64>,
 ) -> ApiResult<TokenSet> {
     let Some(tc) = auth.token_client() else {
-        return Err(ApiError::not_configured("token_url"));
+        return Err(ApiError::NotConfigured { lacks: "token_url" });
     };
     let resource = tc.resource.clone().unwrap_or_else(|| endpoint.to_owned());
     let server_id = row.id.as_str();
     let config_version = row.config_version as u64;
     for _ in 0..40 {
         let Some(conn) = store::get_connection(db, server_id, actor).await? else {
-            return Err(not_connected());
+            return Err(ApiError::NotConnected);
         };
         if conn.status == "expired" {
             return Err(connection_expired());
@@ -270,11 +173,7 @@ pub async fn user_token(
         // Another caller is refreshing: wait for its new version.
         Delay::from(Duration::from_millis(150)).await;
     }
-    Err(ApiError::new(
-        503,
-        "refresh_in_progress",
-        "Another refresh of this connection is taking too long: retry shortly.",
-    ))
+    Err(ApiError::RefreshInProgress)
 }
 
 async fn refresh(
@@ -308,7 +207,7 @@ async fn refresh(
                 connections::refreshed(db, &conn.server_id, &conn.actor_id).await;
                 Ok(t)
             } else {
-                Err(ApiError::new(409, "connection_changed", "The connection changed during the refresh (disconnected or reconnected): retry."))
+                Err(ApiError::ConnectionChanged)
             }
         }
         Err(TokenCallError::Failure(f)) if f.is_invalid_grant() => {
@@ -326,7 +225,9 @@ async fn refresh(
         }
         Err(e) if e.is_invalid_client() => {
             if register_again_after_invalid_client(db, s, row).await? {
-                return Err(client_registered_again());
+                return Err(ApiError::ConnectionExpired(
+                    ExpiredBecause::ClientRegisteredAgain,
+                ));
             }
             store::release_lease(db, conn).await?;
             Err(refresh_failure(db, s, conn, e).await)
@@ -348,7 +249,7 @@ async fn refresh_failure(
 ) -> ApiError {
     let (reason, answer) = match e {
         TokenCallError::NotConfigured(m) => {
-            return ApiError::new(409, "not_configured", m);
+            return ApiError::Unconfigurable { reason: m };
         }
         TokenCallError::Transport(m) => ("token_endpoint_unreachable".to_owned(), upstream(&m)),
         TokenCallError::Failure(f) => {
@@ -366,11 +267,7 @@ async fn refresh_failure(
 }
 
 fn config_changed() -> ApiError {
-    ApiError::new(
-        409,
-        "connection_changed",
-        "The server's config changed while this request ran: retry.",
-    )
+    ApiError::ConfigChangedDuringRequest
 }
 
 /// 400 `blocked_target` (path `config.auth.token_url`) when the deployment refuses to call
@@ -379,18 +276,7 @@ pub fn check_token_url(s: &Settings, token_url: &str) -> ApiResult<()> {
     s.policy()
         .check_str(token_url)
         .map(|_| ())
-        .map_err(|r| blocked_token_url(&r.message(token_url)))
-}
-
-fn blocked_token_url(detail: &str) -> ApiError {
-    ApiError::at(
-        400,
-        "blocked_target",
-        format!(
-            "The server's token endpoint is a target this deployment refuses to call ({detail}). \
-             Fix config.auth.token_url (PATCH the server); private and loopback targets are for \
-             local development only (ALLOW_PRIVATE_TARGETS=true)."
-        ),
-        "config.auth.token_url",
-    )
+        .map_err(|r| ApiError::BlockedTokenUrl {
+            detail: r.message(token_url),
+        })
 }
