@@ -25,7 +25,7 @@ pub async fn route(
     s: &Settings,
 ) -> ApiResult {
     match (m, segs) {
-        (Method::Post, ["mcp-servers", "discover"]) => discover_route(req, s).await,
+        (Method::Post, ["mcp-servers", "discover"]) => super::servers::discover_body(req, s).await,
         (Method::Post, ["mcp-servers"]) => {
             match idempotency::begin(req, db, s, "servers.create").await? {
                 Begin::Replay(answer) => Ok(answer),
@@ -82,24 +82,6 @@ pub async fn route(
         }
         _ => Err(ApiError::NoRoute),
     }
-}
-
-async fn discover_route(req: &mut Request, s: &Settings) -> ApiResult {
-    let body = json_body(req).await?;
-    let Some(endpoint) = body.get("endpoint").and_then(Value::as_str) else {
-        return Err(ApiError::Required {
-            path: "endpoint".into(),
-            message: "Send {\"endpoint\": \"https://...\"}.".into(),
-        });
-    };
-    let options = DiscoverOptions {
-        policy: s.policy(),
-        ..Default::default()
-    };
-    let result = discover(endpoint, &s.transport(), &options)
-        .await
-        .map_err(ApiError::Discovery)?;
-    Ok(json_response(&result, 200))
 }
 
 async fn run_provision(input: &Value, s: &Settings, id: &str) -> ApiResult<Provisioned> {

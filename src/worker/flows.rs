@@ -8,7 +8,7 @@ use worker::{D1Database, Headers, Request, Response};
 
 use super::callers::authenticate_ticket;
 use super::error::{ApiError, ApiResult};
-use super::http::{json_body, json_response, optional_json_body, read_capped};
+use super::http::{json_response, optional_json_body, read_capped};
 use super::sealed::pending_aad;
 use super::servers::{check_id, load, open_config, require_attached};
 use super::store::flows::{self as store, NewFlow, PendingRow};
@@ -23,7 +23,6 @@ use crate::consent::{
     PageStatus, PendingConsent, StartError, FIELD_FLOW_ID, FIELD_START_TOKEN, OUTCOME_TTL_SECS,
     PENDING_TTL_SECS, START_PATH, START_TTL_SECS,
 };
-use crate::discovery::{discover, DiscoverOptions};
 use crate::provision::Provider;
 use crate::ticket::TicketClaims;
 use crate::token::{authorization_code_request, parse_token_response};
@@ -579,21 +578,7 @@ pub async fn status(req: &Request, db: &D1Database, s: &Settings, flow_id: &str)
 pub async fn discover_route(req: &mut Request, db: &D1Database, s: &Settings) -> ApiResult {
     let claims = authenticate_ticket(req, s)?;
     rate_limit(db, "discover", &claims.actor_id, s.discover_per_minute).await?;
-    let body = json_body(req).await?;
-    let Some(endpoint) = body.get("endpoint").and_then(Value::as_str) else {
-        return Err(ApiError::Required {
-            path: "endpoint".into(),
-            message: "Send {\"endpoint\": \"https://...\"}.".into(),
-        });
-    };
-    let options = DiscoverOptions {
-        policy: s.policy(),
-        ..Default::default()
-    };
-    let result = discover(endpoint, &s.transport(), &options)
-        .await
-        .map_err(ApiError::Discovery)?;
-    Ok(json_response(&result, 200))
+    super::servers::discover_body(req, s).await
 }
 
 /// The page of a consent navigation (start or callback) that failed inside the Worker (D1

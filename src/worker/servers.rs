@@ -113,3 +113,23 @@ pub fn row_for(
         config_version: 1.0,
     })
 }
+
+/// Discovery of the `endpoint` a request body names, under the Worker's outbound policy: the
+/// control plane's `discover` and the runtime plane's browser fallback answer the same.
+pub async fn discover_body(req: &mut worker::Request, s: &Settings) -> ApiResult {
+    let body = super::http::json_body(req).await?;
+    let Some(endpoint) = body.get("endpoint").and_then(Value::as_str) else {
+        return Err(ApiError::Required {
+            path: "endpoint".into(),
+            message: "Send {\"endpoint\": \"https://...\"}.".into(),
+        });
+    };
+    let options = crate::discovery::DiscoverOptions {
+        policy: s.policy(),
+        ..Default::default()
+    };
+    let result = crate::discovery::discover(endpoint, &s.transport(), &options)
+        .await
+        .map_err(ApiError::Discovery)?;
+    Ok(super::http::json_response(&result, 200))
+}
