@@ -3,16 +3,18 @@
 //! status and message the Worker answers with is written here; routes return
 //! `Result<Response, ApiError>` and never build a status and a code by hand.
 
-use serde_json::{json, Value};
+use serde_json::json;
 use worker::Response;
 
 use super::http::json_response;
 use crate::config::ConfigError;
 use crate::discovery::DiscoveryResult;
-use crate::error::{Error, ErrorCode};
+use crate::error::Error;
 use crate::provision::ProvisionError;
-use crate::registration::RegistrationFailure;
 use crate::ticket;
+
+mod answer;
+use answer::{discovery_status, entry, entry_at, invalid, provision_answer, to_value, Answer};
 
 /// Why a connection can no longer give tokens (409 `connection_expired`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,135 +175,6 @@ pub fn ticket_reason(e: &ticket::TicketError) -> &'static str {
         ticket::TicketError::BadSignature => "bad_signature",
         ticket::TicketError::Expired => "expired",
         ticket::TicketError::KeyRotated => "key_rotated",
-    }
-}
-
-fn to_value<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
-}
-
-/// One entry of the `errors` list.
-fn entry(code: &str, message: impl Into<String>) -> Value {
-    json!({ "code": code, "message": message.into() })
-}
-
-fn entry_at(code: &str, message: impl Into<String>, path: &str) -> Value {
-    json!({ "code": code, "message": message.into(), "path": path })
-}
-
-/// The answer's parts: status, the `errors` list, and extra top-level members.
-struct Answer {
-    status: u16,
-    errors: Vec<Value>,
-    extra: Option<(&'static str, Value)>,
-}
-
-impl Answer {
-    fn one(status: u16, error: Value) -> Answer {
-        Answer {
-            status,
-            errors: vec![error],
-            extra: None,
-        }
-    }
-
-    fn with(mut self, key: &'static str, value: Value) -> Answer {
-        self.extra = Some((key, value));
-        self
-    }
-}
-
-fn invalid(errors: &[ConfigError]) -> Vec<Value> {
-    let mut list = vec![entry(
-        "invalid_request",
-        format!(
-            "The request body has {} problem(s); each is listed with its path.",
-            errors.len()
-        ),
-    )];
-    list.extend(errors.iter().map(to_value));
-    list
-}
-
-fn discovery_status(e: &Error) -> u16 {
-    match e.code {
-        ErrorCode::Unreachable => 502,
-        _ => 400,
-    }
-}
-
-fn provision_answer(e: &ProvisionError) -> Answer {
-    match e {
-        ProvisionError::Invalid(errors) => Answer {
-            status: 400,
-            errors: invalid(errors),
-            extra: None,
-        },
-        ProvisionError::NotHydrated(errors, d) => Answer {
-            status: 400,
-            errors: invalid(errors),
-            extra: Some(("discovery_result", to_value(d))),
-        },
-        ProvisionError::Discovery(e) => Answer::one(
-            discovery_status(e),
-            entry(e.code.as_str(), e.message.clone()),
-        ),
-        ProvisionError::NoAuthorizationServer(d) => Answer::one(
-            502,
-            entry_at(
-                "authorization_server_unusable",
-                format!(
-                    "Discovery found no usable authorization server for this config: {} Supply \
-                     auth_url, token_url and client credentials by hand, or fix the provider's \
-                     metadata.",
-                    d.message
-                ),
-                "config.auth",
-            ),
-        )
-        .with("discovery_result", to_value(d)),
-        ProvisionError::AuthRequired(d) => Answer::one(
-            400,
-            entry_at(
-                "auth_required",
-                format!(
-                    "The server requires authorization: add config.auth ({}).",
-                    d.message
-                ),
-                "config.auth",
-            ),
-        )
-        .with("discovery_result", to_value(d)),
-        ProvisionError::Registration(RegistrationFailure::Unavailable) => Answer::one(
-            400,
-            entry_at(
-                "registration_unavailable",
-                "The provider has no registration endpoint: supply client_id (and \
-                 client_secret for a confidential client) by hand.",
-                "config.auth.client_id",
-            ),
-        ),
-        ProvisionError::Registration(failure) => {
-            let tries: Vec<Value> = failure.tries().iter().map(to_value).collect();
-            let message = Error::from(failure.clone()).message;
-            let mut errors = vec![entry("registration_failed", message)];
-            errors.extend(tries.iter().map(|t| {
-                let what = t["error_description"]
-                    .as_str()
-                    .or(t["error"].as_str())
-                    .unwrap_or("failed");
-                json!({
-                    "code": "registration_failed",
-                    "message": format!("{}: {what}", t["method"].as_str().unwrap_or("?")),
-                    "try": t,
-                })
-            }));
-            Answer {
-                status: 502,
-                errors,
-                extra: None,
-            }
-        }
     }
 }
 
