@@ -11,16 +11,6 @@ use super::tokens::{client_token, token_json, user_token};
 use super::Settings;
 use crate::config::AuthConfig;
 
-fn actor_of(body: &Value) -> ApiResult<String> {
-    let actor = body
-        .get("actor_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    check_platform_id(&actor, "actor_id")?;
-    Ok(actor)
-}
-
 /// `POST /ai/agents/{agent_id}/mcp-servers/{id}/access-token` `{actor_id}`.
 pub async fn access_token(
     req: &mut Request,
@@ -31,7 +21,7 @@ pub async fn access_token(
 ) -> ApiResult {
     check_platform_id(agent, "agent_id")?;
     let body = json_body(req).await?;
-    let actor = actor_of(&body)?;
+    let actor = super::servers::actor_of(&body)?;
     let row = load(db, id).await?;
     require_attached(db, agent, id).await?;
     let config = open_config(&row, s)?;

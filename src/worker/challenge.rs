@@ -31,12 +31,7 @@ struct ChallengeBody {
 }
 
 fn read_body(body: &Value) -> ApiResult<ChallengeBody> {
-    let actor = body
-        .get("actor_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    check_platform_id(&actor, "actor_id")?;
+    let actor = super::servers::actor_of(body)?;
     let status = match body.get("status").and_then(Value::as_u64) {
         Some(s @ (401 | 403)) => s as u16,
         _ => return Err(ApiError::InvalidValue {

@@ -133,3 +133,14 @@ pub async fn discover_body(req: &mut worker::Request, s: &Settings) -> ApiResult
         .map_err(ApiError::Discovery)?;
     Ok(super::http::json_response(&result, 200))
 }
+
+/// The `actor_id` a control-plane body names (access-token, challenge): a platform id.
+pub fn actor_of(body: &Value) -> ApiResult<String> {
+    let actor = body
+        .get("actor_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    check_platform_id(&actor, "actor_id")?;
+    Ok(actor)
+}
