@@ -18,7 +18,7 @@ use super::{now, rfc3339, Settings};
 use crate::authorize::{authorization_scopes, scope_union};
 use crate::challenge::{bearer_hints, parse_headers};
 use crate::config::{AuthConfig, ServerConfig};
-use crate::provision::{provision_from_challenge, Provider, ProvisionError, ProvisionOptions};
+use crate::provision::{provision_from_challenge, Provider, ProvisionError};
 use crate::registration::ClientSource;
 
 /// Most `WWW-Authenticate` values read from one body.
@@ -211,16 +211,8 @@ async fn provision_for(
     config: &ServerConfig,
     body: &ChallengeBody,
 ) -> Result<crate::provision::Provisioned, ProvisionError> {
-    let callback = s.callback_url();
-    let redirect = super::clients::server_redirect_uri(s, id);
-    let cimd = super::clients::cimd_for(s, id);
-    let options = ProvisionOptions {
-        policy: s.policy(),
-        callback_url: &callback,
-        server_redirect_uri: Some(&redirect),
-        cimd: cimd.as_ref().map(|(u, r)| (u.as_str(), r.as_str())),
-        timeout_ms: crate::transport::DEFAULT_TIMEOUT_MS,
-    };
+    let targets = super::clients::ProvisionTargets::for_server(s, id);
+    let options = targets.options();
     provision_from_challenge(
         name,
         config,

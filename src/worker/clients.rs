@@ -13,7 +13,7 @@ use super::{now, Settings};
 use crate::auth_mode::ClientAuthMethod;
 use crate::config::{AuthConfig, ServerConfig, ServerConfigBody, TokenClient};
 use crate::pkce;
-use crate::provision::{register_again, Provider};
+use crate::provision::{register_again, Provider, ProvisionOptions};
 use crate::registration::{client_metadata_document, may_register_again};
 use crate::secret::Secret;
 use crate::token::assertion::{client_assertion, ClientKey};
@@ -55,6 +55,36 @@ pub fn cimd_for(s: &Settings, server_id: &str) -> Option<(String, String)> {
         ),
     };
     url.starts_with("https://").then_some((url, redirect))
+}
+
+/// What provisioning a server needs from the deployment (its callback, the server's own
+/// redirect URI and CIMD document), owned, for [`ProvisionTargets::options`] to lend out.
+pub struct ProvisionTargets {
+    policy: crate::target::TargetPolicy,
+    callback: String,
+    redirect: String,
+    cimd: Option<(String, String)>,
+}
+
+impl ProvisionTargets {
+    pub fn for_server(s: &Settings, server_id: &str) -> ProvisionTargets {
+        ProvisionTargets {
+            policy: s.policy(),
+            callback: s.callback_url(),
+            redirect: server_redirect_uri(s, server_id),
+            cimd: cimd_for(s, server_id),
+        }
+    }
+
+    pub fn options(&self) -> ProvisionOptions<'_> {
+        ProvisionOptions {
+            policy: self.policy,
+            callback_url: &self.callback,
+            server_redirect_uri: Some(&self.redirect),
+            cimd: self.cimd.as_ref().map(|(u, r)| (u.as_str(), r.as_str())),
+            timeout_ms: crate::transport::DEFAULT_TIMEOUT_MS,
+        }
+    }
 }
 
 /// `GET /.well-known/mcp-authlink/servers/{id}/client-metadata.json`: public and cacheable

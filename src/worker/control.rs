@@ -14,7 +14,7 @@ use super::{connections, now, rfc3339, Settings};
 use crate::config::{validate_server_config, AuthConfig};
 use crate::discovery::{discover, DiscoverOptions};
 use crate::merge_patch;
-use crate::provision::{provision, Provider, ProvisionOptions, Provisioned};
+use crate::provision::{provision, Provider, Provisioned};
 use crate::ticket::{self, TicketClaims};
 
 pub async fn route(
@@ -85,16 +85,8 @@ pub async fn route(
 }
 
 async fn run_provision(input: &Value, s: &Settings, id: &str) -> ApiResult<Provisioned> {
-    let callback = s.callback_url();
-    let redirect = super::clients::server_redirect_uri(s, id);
-    let cimd = super::clients::cimd_for(s, id);
-    let options = ProvisionOptions {
-        policy: s.policy(),
-        callback_url: &callback,
-        server_redirect_uri: Some(&redirect),
-        cimd: cimd.as_ref().map(|(u, r)| (u.as_str(), r.as_str())),
-        timeout_ms: crate::transport::DEFAULT_TIMEOUT_MS,
-    };
+    let targets = super::clients::ProvisionTargets::for_server(s, id);
+    let options = targets.options();
     provision(input, &s.transport(), &options)
         .await
         .map_err(ApiError::Provision)
